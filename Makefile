@@ -1,0 +1,58 @@
+# The two commands a user needs are `make demo` and `make test`; both build .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+FIXTURES ?= ../shared/fixtures
+BENCH ?= ../shared/bench
+
+.PHONY: install demo test lint fmt typecheck check test-all bench build clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[tests,dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m timeback_caliper.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check timeback_caliper tests
+	$(PY) -m ruff format --check timeback_caliper tests
+
+fmt: $(STAMP)
+	$(PY) -m ruff format timeback_caliper tests
+	$(PY) -m ruff check --fix timeback_caliper tests
+
+typecheck: $(STAMP)
+	$(PY) -m mypy --strict timeback_caliper
+
+check: lint typecheck test
+
+# The suite on every python3.10..3.13 found on PATH or in pyenv, each in its own venv.
+test-all:
+	@set -e; found=0; for v in 3.10 3.11 3.12 3.13; do \
+	  py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ] && command -v pyenv >/dev/null; then \
+	    pv=$$(pyenv versions --bare 2>/dev/null | grep -E "^$$v(\.|$$)" | tail -n1); \
+	    [ -n "$$pv" ] && py="$$(pyenv root)/versions/$$pv/bin/python"; fi; \
+	  if [ -n "$$py" ] && "$$py" -c 'import sys' 2>/dev/null; then \
+	    found=1; echo "== Python $$v ($$py)"; \
+	    $(MAKE) --no-print-directory test PYTHON="$$py" VENV=.venv-$$v; \
+	  else echo "== Python $$v: not found, skipped"; fi; \
+	done; test $$found = 1
+
+bench: $(STAMP)
+	$(PY) -m timeback_caliper.bench
+
+build: $(STAMP)
+	$(PY) -m pip wheel --no-deps -w dist .
+
+clean:
+	rm -rf .venv .venv-3.* dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
