@@ -1,0 +1,1 @@
+"""The Timeback profile (placeholder: filled in by the Timeback issue)."""
