@@ -123,13 +123,27 @@ def make_converter() -> cattrs.Converter:
         """Structure one JSON object into the class its ``type`` names (the validator judges the fit)."""
         if not isinstance(value, dict):
             return value  # wrong JSON type: kept as is, reported by the validator
-        if len(allowed) == 1 and not is_registered(allowed[0]) and "TYPE" not in allowed[0].__dict__:
-            return conv.structure(value, allowed[0])  # untyped nodes (metric items, app, course)
+        if len(allowed) == 1 and _untyped(allowed[0]):
+            # Untyped nodes (metric items, app, course, the envelope) are read as their own class. Going back
+            # through conv.structure would re-enter this hook forever.
+            return _structure_exact(value, allowed[0])
         name = value.get("type")
         cls = TYPE_REGISTRY.get(name) if isinstance(name, str) else None
         if cls is None:
             return _generic(value)
         return _structure_exact(value, cls)
+
+    untyped_cache: dict[type[WireModel], tuple[int, bool]] = {}
+
+    def _untyped(cls: type[WireModel]) -> bool:
+        # A class with no TYPE of its own and no registered subclass (CaliperModel has many: it dispatches on
+        # `type`). Cached per registry size, so profile extensions imported later are still seen.
+        size = len(TYPE_REGISTRY)
+        hit = untyped_cache.get(cls)
+        if hit is None or hit[0] != size:
+            flag = "TYPE" not in cls.__dict__ and not any(issubclass(t, cls) for t in TYPE_REGISTRY.values())
+            hit = untyped_cache[cls] = (size, flag)
+        return hit[1]
 
     def _generic(value: dict[str, Any]) -> WireModel:
         # Unknown type: the closest generic class keeps every property (the type itself goes to `extra`).

@@ -11,13 +11,14 @@ import math
 import re
 import types
 import typing
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Union
 
 import attrs
 
-from ..errors import CaliperValidationError, Problem
+from ..errors import CaliperValidationError, CaliperWarning, Problem
 from . import _base
 from ._base import CALIPER_V1P2, VOCABULARIES, Kind, Vocab, WireModel
 
@@ -40,6 +41,9 @@ _DURATION = re.compile(
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _CONTEXTS: set[str] = {CALIPER_V1P2}
+
+CLEAN = "_tc_checked"
+"""Instance-dict key set on a model that passed the strict client checks when it was built (its tree too)."""
 
 
 def known_contexts() -> set[str]:
@@ -91,6 +95,9 @@ def register_field_check(cls: type, name: str, check: Check | None = None, *, ru
     """
     _FIELD_OVERRIDES[(cls, name)] = (check, rule)
     _SCHEMAS.clear()
+
+
+_DEEP = Ctx(strict=True)
 
 
 def join(path: str, key: str) -> str:
@@ -215,6 +222,9 @@ def _model_check(allowed: tuple[type[WireModel], ...], iri_ok: bool) -> Check:
             ctx.report(out, join(path, "@context"), "only top-level objects carry @context", "context")
         if not ctx.build:
             validate_model(value, path, out, ctx)
+        elif not value.__dict__.get(CLEAN):
+            # A child that was not checked when built (parsed leniently, say): check its whole tree now.
+            validate_model(value, path, out, _DEEP)
 
     return check
 
@@ -346,9 +356,11 @@ def _context_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
 # ---------------------------------------------------------------------------------------------------- walking
 def validate_model(obj: WireModel, path: str, out: list[Problem], ctx: Ctx) -> None:
     """Check ``obj`` (and, unless ``ctx.build``, everything under it); append problems to ``out``."""
+    values = obj.__dict__
+    if values.get(CLEAN) and ctx.strict and not ctx.server and not ctx.build:
+        return  # built in Python and checked then, children included: nothing to re-walk
     cls = type(obj)
     schema = _SCHEMAS.get(cls) or schema_for(cls)
-    values = obj.__dict__
     for f in schema.fields:
         value = values[f.name]
         if value is None:
@@ -402,6 +414,9 @@ def check_built(obj: WireModel) -> None:
     errors = [p for p in out if p.severity == "error"]
     if errors:
         raise CaliperValidationError(f"invalid {_type_name(obj)}", errors)
+    for p in out:
+        warnings.warn(str(p), CaliperWarning, stacklevel=4)
+    obj.__dict__[CLEAN] = True
 
 
 _base._check_on_build.append(check_built)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import attrs
 
 from ...errors import Problem
 from .._base import CALIPER_V1P2, CaliperModel, Iri, WireModel, utcnow
-from .._validate import Ctx, join, register_field_check, register_rule, validate_model
+from .._validate import Ctx, join, register_field_check, register_rule, schema_for, validate_model
 
 __all__ = ["Envelope"]
 
@@ -28,6 +29,63 @@ class Envelope(WireModel):
     """Always the Caliper 1.2 context IRI (ENV-3)."""
 
 
+_EVENT_KEYS = frozenset(
+    {"@context", "id", "type", "actor", "action", "object", "eventTime", "profile", "edApp", "generated", "target"}
+    | {"referrer", "group", "membership", "session", "federatedSession", "extensions"}
+)
+_SERVER_PROFILES = frozenset(
+    {"AnnotationProfile", "AssessmentProfile", "ToolUseProfile", "GeneralProfile", "FeedbackProfile"}
+    | {"MediaProfile", "SurveyProfile", "ResourceManagementProfile", "ForumProfile", "AssignableProfile"}
+    | {"GradingProfile", "ReadingProfile", "SessionProfile", "SearchProfile", "ToolLaunchProfile", "TimebackProfile"}
+)
+_URN_UUID = re.compile(r"^urn:uuid:")
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def _server_item(item: CaliperModel, path: str, out: list[Problem], ctx: Ctx) -> None:
+    """The server's checks (contract §7.2, §7.4): generic events get ENV/EVT rules only, not the Caliper model."""
+    from .events import Event  # a late import: events.py imports this module's neighbours
+
+    if isinstance(item, Event) and item.profile == "TimebackProfile":
+        validate_model(item, path, out, ctx)
+        return
+    wire = get_wire_view(item)
+    if "action" not in wire:  # an entity describe: needs an absolute id and a type (ENV-4)
+        if not (isinstance(wire.get("id"), str) and _ABSOLUTE.match(wire["id"])) or not wire.get("type"):
+            ctx.report(out, path, "an entity describe needs an absolute IRI id and a type", "ENV-4")
+        return
+    event_id = wire.get("id")
+    if not isinstance(event_id, str) or not _URN_UUID.match(event_id):
+        ctx.report(out, join(path, "id"), "an event id must start with urn:uuid:", "EVT-1")
+    for key in ("type", "actor", "action", "object", "eventTime", "profile"):
+        if wire.get(key) is None:
+            ctx.report(out, join(path, key), f"{key} is required", "EVT-2")
+    profile = wire.get("profile")
+    if profile is not None and profile not in _SERVER_PROFILES:
+        ctx.report(out, join(path, "profile"), f"unknown profile {profile!r}", "EVT-2")
+    when = wire.get("eventTime")  # a datetime here was read from the strict form; a string was not
+    if when is not None and not isinstance(when, datetime) and not (isinstance(when, str) and _TIMESTAMP.match(when)):
+        ctx.report(out, join(path, "eventTime"), "eventTime must be YYYY-MM-DDTHH:MM:SS.sssZ", "EVT-3")
+    for key in wire:
+        if key not in _EVENT_KEYS:
+            ctx.report(out, join(path, key), f"unknown event property {key!r}", "EVT-4")
+    context = wire.get("@context")
+    if context is not None and not isinstance(context, (str, list, dict)):
+        ctx.report(out, join(path, "@context"), "@context must be a URI string", "EVT-5")
+
+
+def get_wire_view(item: CaliperModel) -> dict[str, Any]:
+    """The item's top-level wire keys -> values (nested models and datetimes left as Python objects)."""
+    view: dict[str, Any] = {"type": type(item).__dict__.get("TYPE")}
+    values = item.__dict__
+    for f in schema_for(type(item)).fields:
+        if values[f.name] is not None:
+            view[f.wire] = values[f.name]
+    view.update(item.extra or {})
+    return view
+
+
 def _check_data(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
     if not isinstance(value, list):
         ctx.report(out, path, f"data must be an array, got {type(value).__name__}", "ENV-4")
@@ -38,6 +96,8 @@ def _check_data(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
         where = f"{path}[{i}]"
         if not isinstance(item, CaliperModel):
             ctx.report(out, where, f"expected an event or entity object, got {type(item).__name__}", "ENV-4")
+        elif ctx.server:
+            _server_item(item, where, out, ctx)
         elif not ctx.build:
             validate_model(item, where, out, ctx)  # each item is top-level: it may carry @context
 

@@ -1,0 +1,624 @@
+"""The HTTP layer: one Session per process, finite timeouts, the single retry loop, 401 replay, status -> error."""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json as _json
+import logging
+import math
+import os
+import random as _random
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import timezone
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+import backoff
+import requests
+import urllib3.exceptions as u3
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
+
+from .errors import ApiError, TransportError, error_for_status
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_encode_json = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)) or (attribute.name == "deadline" and value == 0):
+        raise ValueError(f"{attribute.name} must be a finite number of seconds >= 0 (deadline > 0), got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often, how long and how patiently one HTTP request is retried.
+
+    The clock, sleep and random source are injectable so tests never sleep.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    """Attempts per HTTP request, the first one included (a 401 replay is not counted)."""
+    deadline: float = attrs.field(default=60.0, validator=_seconds)
+    """Seconds per HTTP request, covering every attempt, sleep and the token fetch it needed."""
+    retry_ambiguous: bool = True
+    """Retry read timeouts and resets after sending (the server may have processed the request)."""
+    base_delay: float = attrs.field(default=0.5, validator=_seconds)
+    """First backoff step in seconds, before jitter."""
+    max_delay: float = attrs.field(default=30.0, validator=_seconds)
+    """Largest backoff step in seconds, before jitter."""
+    retry_after_cap: float = attrs.field(default=60.0, validator=_seconds)
+    """Longest server-requested ``Retry-After`` wait honoured, in seconds."""
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    """Monotonic clock measuring the deadline."""
+    random: Callable[[], float] = _random.random
+    """Source of full jitter, in [0, 1)."""
+
+
+class Auth(Protocol):
+    """What the retry loop needs from an authenticator (see ``auth.ClientCredentialsAuth``)."""
+
+    def get_token(self, deadline_at: float) -> str:
+        """Return a bearer token, fetching one if needed before ``deadline_at`` (on the retry policy's clock)."""
+        ...
+
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` (the server refused it), unless a newer one already replaced it."""
+        ...
+
+
+@attrs.frozen
+class HttpResponse:
+    """A successful (2xx) answer, reduced to plain values."""
+
+    status_code: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    """Response headers; lookups ignore case."""
+    body: Any = attrs.field(repr=False)  # repr=False: a token response body holds a secret
+    """Parsed JSON when the reply is JSON and parses, else the text; ``None`` when empty."""
+    text: str = attrs.field(repr=False)
+    request_id: str
+    """The ``X-Request-ID`` sent, the same on every attempt."""
+    attempts: int
+    """HTTP requests sent for this call, retries and a 401 replay included."""
+
+
+def default_user_agent(version: str) -> str:
+    """Return ``timeback-caliper-python/<version> python/<x.y> requests/<version>``."""
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"timeback-caliper-python/{version} python/{py} requests/{requests.__version__}"
+
+
+def check_url(url: str, *, allow_insecure_http: bool = False, what: str = "base_url") -> str:
+    """Check that ``url`` is an absolute https URL and return it without trailing slashes.
+
+    Args:
+        url: The URL to check.
+        allow_insecure_http: Accept ``http://`` on any host, not only loopback (127.0.0.0/8, ::1, localhost).
+        what: The setting's name, for the error message.
+
+    Raises:
+        ValueError: Malformed, with credentials, another scheme, or http:// where TLS is required.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{what} is not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"{what} must be an absolute https:// URL, got {url!r}")
+    if parts.username is not None or parts.password is not None:  # never echo the URL: it holds credentials
+        raise ValueError(f"{what} must not contain credentials (user:password@); pass them separately")
+    if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+        raise ValueError(
+            f"{what} {url!r} uses plain http://: TLS is required except for loopback hosts "
+            "(pass allow_insecure_http=True to override, e.g. for an emulator in another container)"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); ``None`` if absent or unreadable.
+
+    An HTTP-date is measured against real wall time (``now``), never 0 or less.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - now()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+# --- Sessions, threads and fork ------------------------------------------------------------------
+# One requests.Session per client per process, shared by every thread: urllib3's pool is thread-safe,
+# and we never touch the Session's mutable settings after building it. A forked child must not reuse
+# the parent's pooled sockets (both processes would read each other's replies) nor its locks (one may
+# have been held by a thread that does not exist in the child), so per-process state is rebuilt when
+# os.getpid() changes. The module lock below only serialises that rebuild; a fork hook replaces it in
+# the child for the same reason.
+
+_fork_lock = threading.Lock()
+_fork_hooked = False
+
+
+def _new_fork_lock() -> None:
+    global _fork_lock
+    _fork_lock = threading.Lock()
+
+
+class PerProcess(Generic[T]):
+    """A value private to one process: a forked child gets a fresh one from ``factory``, never the parent's."""
+
+    __slots__ = ("_factory", "_pid", "_value")
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        global _fork_hooked
+        if not _fork_hooked and hasattr(os, "register_at_fork"):  # lazily: importing the package does nothing
+            _fork_hooked = True
+            os.register_at_fork(after_in_child=_new_fork_lock)
+        self._factory = factory
+        self._value = factory()
+        self._pid = os.getpid()
+
+    def get(self) -> T:
+        """Return this process's value."""
+        if self._pid == os.getpid():
+            return self._value
+        with _fork_lock:
+            pid = os.getpid()
+            if self._pid != pid:
+                self._value = self._factory()  # value before pid: a racing reader that sees the pid sees the value
+                self._pid = pid
+        return self._value
+
+
+class _SessionState:
+    __slots__ = ("lock", "session", "settings")
+
+    def __init__(self, session: requests.Session | None) -> None:
+        self.lock = threading.Lock()
+        self.session = session
+        self.settings: dict[str, tuple[BaseAdapter, dict[str, Any]]] = {}  # origin -> adapter, send kwargs
+
+
+class SessionManager:
+    """Owns the client's one ``requests.Session`` per process, its connection pool and its fork policy.
+
+    Args:
+        session: A caller-supplied Session, used as-is in every process and never closed by us
+            (its adapters, proxies, verify, cert and headers apply; its cookies, auth and hooks do not).
+        pool_maxsize: Connections kept per host; size it for the threads sharing the client.
+        pool_connections: Hosts whose pools are kept.
+        verify: ``True`` or the path of a CA bundle; TLS verification cannot be turned off.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        pool_maxsize: int = 32,
+        pool_connections: int = 10,
+        verify: bool | str = True,
+    ) -> None:
+        if verify is not True and not (isinstance(verify, str) and verify):
+            raise ValueError("verify must be True or the path of a CA bundle: TLS verification cannot be disabled")
+        if pool_maxsize < 1 or pool_connections < 1:
+            raise ValueError("pool_maxsize and pool_connections must be >= 1")
+        self._given = session
+        self._pool_maxsize, self._pool_connections, self._verify = pool_maxsize, pool_connections, verify
+        self._closed = False
+        self._state = PerProcess(lambda: _SessionState(self._given))
+
+    @property
+    def session(self) -> requests.Session:
+        """The Session of the current process (built on first use)."""
+        state = self._state.get()
+        return state.session or self._open(state)
+
+    def _open(self, state: _SessionState) -> requests.Session:
+        with state.lock:
+            if state.session is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(
+                    pool_connections=self._pool_connections,
+                    pool_maxsize=self._pool_maxsize,
+                    pool_block=False,  # extra threads open a throwaway connection rather than wait
+                    max_retries=0,  # our loop is the only retry layer
+                )
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.verify = self._verify
+                state.session = session
+            return state.session
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        timeout: tuple[float, float],
+        origin: str,
+    ) -> requests.Response:
+        """Send one request (``url`` already encoded; ``headers`` override the Session's); no redirects or cookies.
+
+        ``origin`` is a URL on the same host: the key under which proxy and CA settings are read once per process.
+        Raises ``TransportError`` once closed, and lets ``requests`` exceptions through for ``HttpTransport``.
+        """
+        if self._closed:
+            raise TransportError("the HTTP session is closed")
+        state = self._state.get()
+        session = state.session or self._open(state)
+        found = state.settings.get(origin)
+        if found is None:
+            # Session.request re-reads the environment (proxies, netrc, CA bundle) and merges cookies on
+            # every call, which costs more than the request itself on loopback; we resolve the adapter
+            # (the caller's mounts apply) and those settings once per process and host.
+            settings: dict[str, Any] = dict(session.merge_environment_settings(origin, {}, False, None, None))
+            found = state.settings[origin] = (session.get_adapter(origin), settings)
+        adapter, settings = found
+        prepared = PreparedRequest()  # prepare() would re-parse the URL and build a cookie jar we never use
+        prepared.method, prepared.url, prepared.body = method, url, body
+        prepared.headers = CaseInsensitiveDict({**session.headers, **headers})  # type: ignore[arg-type]
+        resp = adapter.send(prepared, timeout=timeout, **settings)  # no redirects, cookies or hooks: a JSON API
+        resp.content  # noqa: B018 - read it all now, so the connection goes back to the pool
+        return resp
+
+    def close(self) -> None:
+        """Close the Session we own in this process (a caller's is left open); safe to call twice."""
+        self._closed = True
+        state = self._state.get()  # in a forked child this is the child's state: the parent's is never touched
+        with state.lock:
+            session, state.session = state.session, None
+        if session is not None and self._given is None:
+            session.close()
+
+
+# --- Failure classification ----------------------------------------------------------------------
+# Connect-side failures (DNS, refused, connect timeout, proxy or TLS handshake) happen before any byte
+# of the request left, so a retry cannot duplicate it. Read-side failures (read timeout, reset or close
+# after sending, a cut-off body) are ambiguous: the server may have processed the request, and since it
+# does not de-duplicate (contract §11) a retry may store an event twice; retry_ambiguous decides.
+# requests wraps both in ConnectionError, so we look inside: urllib3 raises ProtocolError("Connection
+# aborted.") and ReadTimeoutError only after the request was written; connect failures arrive as
+# MaxRetryError(reason=NewConnectionError / ConnectTimeoutError). Anything else is a local error.
+
+_CONNECT, _AMBIGUOUS, _FATAL = "connect", "ambiguous", "fatal"
+_READ_SIDE = (u3.ProtocolError, u3.ReadTimeoutError, u3.IncompleteRead, ConnectionResetError, BrokenPipeError)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        todo.extend(a for a in err.args if isinstance(a, BaseException))
+        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+
+
+def classify(exc: Exception) -> str:
+    """Return ``"connect"`` (not sent), ``"ambiguous"`` (maybe processed) or ``"fatal"`` (local; never retried)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return _CONNECT
+    if isinstance(
+        exc, (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError, requests.exceptions.RetryError)
+    ):
+        return _AMBIGUOUS
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return _AMBIGUOUS
+    if isinstance(exc, requests.exceptions.SSLError):
+        text = str(exc)  # a certificate problem is configuration: retrying cannot fix it
+        return _FATAL if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text else _CONNECT
+    if isinstance(exc, requests.ConnectionError):
+        causes = list(_causes(exc))
+        if any(isinstance(c, u3.ClosedPoolError) for c in causes):
+            return _FATAL  # the Session was closed under us
+        if any(isinstance(c, (u3.NewConnectionError, u3.ConnectTimeoutError, ConnectionRefusedError)) for c in causes):
+            return _CONNECT
+        return _AMBIGUOUS if any(isinstance(c, _READ_SIDE) for c in causes) else _CONNECT
+    if isinstance(exc, u3.HTTPError):  # unwrapped urllib3 error while reading the answer
+        return _AMBIGUOUS
+    return _FATAL
+
+
+_DESCRIPTION = {_CONNECT: "could not connect", _AMBIGUOUS: "no complete answer", _FATAL: "request failed"}
+
+
+# --- Error bodies --------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else _encode_json(value) if value is not None else ""
+
+
+def error_details(body: Any, text: str, status: int, reason: str = "") -> tuple[str, Any]:
+    """Return ``(message, errors)`` from an error reply in any of the contract's four shapes (§3.2).
+
+    Caliper generic ``{"status", "message", "errors"}``, zod ``{"error", "details"}`` (``errors`` = details),
+    platform ``{"error", "message"}`` and OAuth ``{"error", "error_description"}``; other bodies give their text.
+    """
+    if isinstance(body, dict):
+        error, message, details = body.get("error"), body.get("message"), body.get("details")
+        if isinstance(error, dict):  # some gateways nest {"error": {"code", "message"}}
+            message, error = message or error.get("message"), error.get("code")
+        if error is not None and isinstance(details, list):
+            parts = [
+                f"{'.'.join(map(str, d.get('path') or [])) or '<root>'}: {_text(d.get('message'))}"
+                if isinstance(d, dict)
+                else _text(d)
+                for d in details[:5]
+            ]
+            more = f"; ... and {len(details) - 5} more" if len(details) > 5 else ""
+            return f"{_text(error)}: {'; '.join(parts)}{more}" if parts else _text(error), details
+        if error is not None and body.get("error_description"):
+            return f"{_text(error)}: {_text(body['error_description'])}", body.get("errors")
+        if message is not None:
+            prefix = f"{_text(error)}: " if error is not None and body.get("status") != "error" else ""
+            return prefix + _text(message), body.get("errors")
+        if error is not None:
+            return _text(error), body.get("errors")
+    if text.strip():
+        snippet = " ".join(text.split())
+        return snippet if len(snippet) <= 300 else snippet[:300] + "...", None
+    return f"HTTP {status}{' ' + reason if reason else ''}", None
+
+
+def _decode(resp: requests.Response) -> tuple[Any, str]:
+    content = resp.content
+    if not content:
+        return None, ""
+    text = content.decode(resp.encoding or "utf-8", errors="replace")
+    if "json" in resp.headers.get("Content-Type", ""):
+        try:
+            return _json.loads(text), text
+        except ValueError:
+            pass
+    return text, text
+
+
+def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("***" if k.lower() in ("authorization", "proxy-authorization") else v) for k, v in headers.items()}
+
+
+# --- The transport -------------------------------------------------------------------------------
+
+
+class HttpTransport:
+    """Sends JSON requests to one back end: headers, timeouts, the retry loop, 401 replay and error mapping.
+
+    It knows nothing of Caliper: it takes and returns plain JSON values.
+
+    Args:
+        sessions: The client's SessionManager (shared by every back end).
+        base_url: Prefix of relative paths; checked with :func:`check_url`.
+        auth: Supplies bearer tokens; ``None`` sends no ``Authorization`` (the token endpoint itself, an emulator).
+        timeout: ``(connect, read)`` seconds per attempt, or one number for both.
+        retry: The retry policy (attempts, deadline, delays, injectable clock and sleep).
+        user_agent: The ``User-Agent`` header (see :func:`default_user_agent`).
+        default_headers: Extra headers sent on every request.
+        allow_insecure_http: Accept a plain ``http://`` base URL on a non-loopback host.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionManager,
+        base_url: str,
+        *,
+        auth: Auth | None,
+        timeout: float | tuple[float, float] = (5, 15),
+        retry: RetryPolicy,
+        user_agent: str,
+        default_headers: Mapping[str, str] | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if not all(isinstance(t, (int, float)) and t > 0 and math.isfinite(t) for t in (connect, read)):
+            raise ValueError(f"timeout must be finite positive seconds (connect, read), got {timeout!r}")
+        self._sessions = sessions
+        self.auth, self.retry = auth, retry  # read by auth.py: the token fetch shares this policy's clock
+        self.base_url = check_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._timeout = (float(connect), float(read))
+        self._longest_timeout = max(self._timeout)
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json", **(default_headers or {})}
+        self._urls: dict[str, str] = {}  # path -> prepared URL, so the hot path skips URL parsing
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
+        absolute = "://" in path  # the token endpoint lives on another host
+        origin = path if absolute else self.base_url
+        if params is None:
+            url = self._urls.get(path)
+            if url is not None:
+                return url, origin
+        full = path if absolute else self.base_url + (path if not path or path.startswith("/") else "/" + path)
+        prepared = PreparedRequest()
+        prepared.prepare_url(full, params)  # percent-encodes the query, IDNA host, re-quotes the path
+        url = str(prepared.url)
+        if params is None:
+            if len(self._urls) >= 256:  # ids in paths make this unbounded otherwise
+                self._urls.clear()
+            self._urls[path] = url
+        return url, origin
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        deadline: float | None = None,
+        deadline_at: float | None = None,
+        sensitive: bool = False,
+    ) -> HttpResponse:
+        """Send one request, retrying transient failures, and return its 2xx answer.
+
+        Args:
+            method: HTTP method.
+            path: Path under ``base_url`` (already percent-encoded), or an absolute URL checked by the caller.
+            params: Query parameters.
+            json: A JSON value, serialized once (so every retry sends the same bytes).
+            data: Pre-serialized JSON bytes, sent verbatim (``Content-Type: application/json`` unless
+                ``headers`` says otherwise).
+            headers: Extra headers; they override the defaults.
+            request_id: The ``X-Request-ID`` (default: a new uuid4 hex), the same on every attempt.
+            deadline: Seconds for the whole call (default: the policy's ``deadline``).
+            deadline_at: An absolute deadline on the policy's clock (the earlier of the two applies).
+            sensitive: Never log the bodies of this call (token requests).
+
+        Returns:
+            The answer, with its body parsed.
+
+        Raises:
+            ApiError: A non-2xx final answer, as the subclass for its status (``error_for_status``).
+            TransportError: No answer (connection, timeout), after the retries allowed.
+        """
+        policy = self.retry
+        clock = policy.clock
+        limit = clock() + (policy.deadline if deadline is None else deadline)
+        if deadline_at is not None and deadline_at < limit:
+            limit = deadline_at
+        if json is not None:
+            if data is not None:
+                raise TypeError("pass json= or data=, not both")
+            data = _encode_json(json).encode()
+        rid = request_id or uuid.uuid4().hex
+        url, origin = self._url(path, params)
+        hdrs = self._headers.copy()
+        hdrs["X-Request-ID"] = rid
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+            hdrs["Content-Length"] = str(len(data))
+        elif method in _BODY_METHODS:
+            hdrs["Content-Length"] = "0"
+        if headers:
+            hdrs.update(headers)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            shown = "<redacted>" if sensitive else (data or b"").decode("utf-8", "replace")
+            logger.debug("%s %s [request %s] headers=%s body=%s", method, url, rid, _redacted(hdrs), shown)
+
+        sent = tries = 0
+        replayed = False
+        delays: Iterator[float] | None = None
+        error: ApiError | TransportError | None = None
+        cause: BaseException | None = None
+        while True:
+            token = None
+            if self.auth is not None:
+                token = self.auth.get_token(limit)
+                hdrs["Authorization"] = "Bearer " + token
+            remaining = limit - clock()
+            if remaining <= 0:
+                if error is None:
+                    error = TransportError(f"{method} {path}: deadline reached before sending", request_id=rid)
+                raise error from cause
+            timeout = self._timeout
+            if remaining < self._longest_timeout:  # the last attempt must not outlive the deadline
+                timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
+            sent += 1
+            retry_after: float | None = None
+            try:
+                resp = self._sessions.send(method, url, hdrs, data, timeout=timeout, origin=origin)
+            except (requests.RequestException, u3.HTTPError) as exc:
+                kind = classify(exc)
+                ambiguous = kind == _AMBIGUOUS
+                error = TransportError(
+                    f"{method} {path}: {_DESCRIPTION[kind]}: {exc}", ambiguous=ambiguous, request_id=rid, attempts=sent
+                )
+                cause, what = exc, f"{type(exc).__name__}{' (ambiguous)' if ambiguous else ''}"
+                retryable = kind == _CONNECT or (ambiguous and policy.retry_ambiguous)
+            else:
+                status = resp.status_code
+                if 200 <= status < 300:
+                    body, text = _decode(resp)
+                    if debug:
+                        logger.debug("HTTP %d [request %s] body=%s", status, rid, "<redacted>" if sensitive else text)
+                    return HttpResponse(status, resp.headers, body, text, rid, sent)
+                if status == 401 and token is not None and self.auth is not None and not replayed:
+                    replayed = True  # the token may have been revoked or expired early: one fresh token, one replay
+                    self.auth.invalidate(token)
+                    logger.info("%s %s got HTTP 401; replaying once with a new token (request %s)", method, path, rid)
+                    continue
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                error = self._api_error(resp, rid, sent, retry_after, sensitive)
+                cause, what = None, f"HTTP {status}"
+                retryable = status in RETRY_STATUSES
+            tries += 1
+            if not retryable:
+                raise error from cause
+            if tries >= policy.max_attempts:
+                logger.warning("giving up on %s %s after %d attempts (%s, request %s)", method, path, sent, what, rid)
+                raise error from cause
+            if delays is None:  # built only once a retry is needed: the success path stays cheap
+                delays = backoff.expo(base=2, factor=policy.base_delay, max_value=policy.max_delay)
+                next(delays)  # backoff 2.2 generators yield None first
+            delay = policy.random() * next(delays)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, policy.retry_after_cap))
+            if clock() + delay > limit:
+                logger.warning(
+                    "giving up on %s %s: waiting %.2fs would cross the deadline (%s, request %s)",
+                    *(method, path, delay, what, rid),
+                )
+                raise error from cause
+            logger.info(
+                "retrying %s %s in %.2fs (attempt %d/%d, %s, request %s)",
+                *(method, path, delay, tries + 1, policy.max_attempts, what, rid),
+            )
+            policy.sleep(delay)
+
+    def _api_error(
+        self, resp: requests.Response, rid: str, attempts: int, retry_after: float | None, sensitive: bool
+    ) -> ApiError:
+        body, text = _decode(resp)
+        status = resp.status_code
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("HTTP %d [request %s] body=%s", status, rid, "<redacted>" if sensitive else text)
+        if 300 <= status < 400:
+            where = resp.headers.get("Location", "?")
+            message = f"HTTP {status} redirect to {where} not followed (check the base URL)"
+            errors = None
+        else:
+            message, errors = error_details(body, text, status, resp.reason or "")
+        fields: dict[str, Any] = {"errors": errors, "body": body, "retry_after": retry_after, "attempts": attempts}
+        return error_for_status(status)(message, status_code=status, request_id=rid, **fields)
