@@ -113,8 +113,7 @@ class LocalServer:
         class Bound(_Handler):
             owner = server
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Bound)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._watchdog = threading.Timer(max_seconds, self.stop)
@@ -144,8 +143,14 @@ class LocalServer:
         self.routes[path] = handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the default backlog of 5 drops SYNs when 10 threads connect at once (1 s retry)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid delayed-ACK stalls
     owner: LocalServer
 
     def _handle(self) -> None:

@@ -46,9 +46,14 @@ def test_plain_http_and_other_schemes_are_refused(url: str):
 
 
 def test_http_is_allowed_on_loopback_or_when_asked():
-    assert CaliperClient(client_id="i", client_secret=SECRET, base_url="http://127.0.0.1:9", token_url="http://localhost:9/t")
     assert CaliperClient(
-        client_id="i", client_secret=SECRET, base_url="http://emulator:8080", token_url="http://emulator:8080/t",
+        client_id="i", client_secret=SECRET, base_url="http://127.0.0.1:9", token_url="http://localhost:9/t"
+    )
+    assert CaliperClient(
+        client_id="i",
+        client_secret=SECRET,
+        base_url="http://emulator:8080",
+        token_url="http://emulator:8080/t",
         allow_insecure_http=True,
     )
 
@@ -86,8 +91,13 @@ def test_secrets_absent_from_debug_logs_and_errors(caplog: pytest.LogCaptureFixt
     with responses.RequestsMock(registry=OrderedRegistry) as rsps:
         rsps.post(TOKEN, json={"access_token": "tok-abcdef-123456", "expires_in": 3600})
         rsps.post(f"{BASE}/caliper/event", status=400, json={"status": "error", "message": "nope"})
-        client = CaliperClient(client_id="id", client_secret=SECRET, base_url=BASE, token_url=TOKEN,
-                               retry=RetryPolicy(base_delay=0, sleep=lambda s: None))
+        client = CaliperClient(
+            client_id="id",
+            client_secret=SECRET,
+            base_url=BASE,
+            token_url=TOKEN,
+            retry=RetryPolicy(base_delay=0, sleep=lambda s: None),
+        )
         with pytest.raises(Exception) as err:  # noqa: PT011 - the text of whatever is raised is checked
             client.events.send(SENSOR, [activity_event()])
     text = caplog.text + str(err.value) + repr(err.value) + repr(vars(err.value))

@@ -265,7 +265,13 @@ def test_list_sends_filters_and_reads_the_page(api: responses.RequestsMock, clie
         json={"events": [_row(7)], "pagination": {"total": 1, "totalPages": 1, "currentPage": 1, "limit": 10}},
         match=[
             matchers.query_param_matcher(
-                {"limit": "10", "offset": "0", "sensor": SENSOR, "actorEmail": "a@b.co", "startDate": "2025-11-01T00:00:00.000Z"}
+                {
+                    "limit": "10",
+                    "offset": "0",
+                    "sensor": SENSOR,
+                    "actorEmail": "a@b.co",
+                    "startDate": "2025-11-01T00:00:00.000Z",
+                }
             )
         ],
     )
@@ -283,10 +289,12 @@ def test_list_reads_data_key_and_missing_pagination(api: responses.RequestsMock,
     assert [e.id for e in page.events] == ["1"] and page.pagination.total is None
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"limit": 0}, "limit"), ({"offset": -1}, "offset"),
-                                                 ({"limit": True}, "limit")])
-def test_list_checks_parameters_before_any_call(bare_api: responses.RequestsMock, client: CaliperClient,
-                                                kwargs: dict[str, Any], message: str):
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"limit": 0}, "limit"), ({"offset": -1}, "offset"), ({"limit": True}, "limit")]
+)
+def test_list_checks_parameters_before_any_call(
+    bare_api: responses.RequestsMock, client: CaliperClient, kwargs: dict[str, Any], message: str
+):
     with pytest.raises(ValueError, match=message):
         client.events.list(**kwargs)
 

@@ -275,6 +275,18 @@ def test_caller_headers_override_and_request_id_given(
 def test_json_and_data_together_is_refused(transport: _http.HttpTransport) -> None:
     with pytest.raises(TypeError, match="not both"):
         transport.request("POST", "/x", json={}, data=b"{}")
+    with pytest.raises(TypeError, match="must be bytes"):
+        transport.request("POST", "/x", data="{}")  # type: ignore[arg-type]
+
+
+def test_method_is_upper_cased_and_empty_post_has_zero_length(
+    rsps: responses.RequestsMock, transport: _http.HttpTransport
+) -> None:
+    rsps.post(f"{BASE}/x", status=204)
+    transport.request("post", "/x")
+    assert rsps.calls[0].request.method == "POST"
+    assert rsps.calls[0].request.headers["Content-Length"] == "0"
+    assert "Content-Type" not in rsps.calls[0].request.headers
 
 
 def test_query_params_and_paths(rsps: responses.RequestsMock, transport: _http.HttpTransport) -> None:

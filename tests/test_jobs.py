@@ -54,21 +54,39 @@ def job(state: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_get_status_reads_the_documented_shape(api: responses.RequestsMock, client: CaliperClient):
-    api.get(STATUS, json=job("completed", returnValue={"status": "success", "results": [
-        {"allocatedId": 7, "externalId": "urn:uuid:cadcb833-551e-487b-8213-007f89e74ddf"}]},
-        processedOn="2025-07-28T15:15:28.330Z"))
+    api.get(
+        STATUS,
+        json=job(
+            "completed",
+            returnValue={
+                "status": "success",
+                "results": [{"allocatedId": 7, "externalId": "urn:uuid:cadcb833-551e-487b-8213-007f89e74ddf"}],
+            },
+            processedOn="2025-07-28T15:15:28.330Z",
+        ),
+    )
     status = client.jobs.get_status("6")
     assert status.state == "completed" and status.category == "completed" and status.is_done and not status.is_failed
     assert status.results == [("7", "urn:uuid:cadcb833-551e-487b-8213-007f89e74ddf")]
     assert status.processed_on == datetime(2025, 7, 28, 15, 15, 28, 330000, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize(("state", "category", "done"), [
-    ("waiting", "pending", False), ("delayed", "pending", False), ("prioritized", "pending", False),
-    ("waiting-children", "pending", False), ("active", "processing", False), ("failed", "failed", True),
-    ("stuck-somewhere", "unknown", False), ("unknown", "unknown", False)])
-def test_states_map_to_categories_and_keep_the_wire_string(api: responses.RequestsMock, client: CaliperClient,
-                                                           state: str, category: str, done: bool):
+@pytest.mark.parametrize(
+    ("state", "category", "done"),
+    [
+        ("waiting", "pending", False),
+        ("delayed", "pending", False),
+        ("prioritized", "pending", False),
+        ("waiting-children", "pending", False),
+        ("active", "processing", False),
+        ("failed", "failed", True),
+        ("stuck-somewhere", "unknown", False),
+        ("unknown", "unknown", False),
+    ],
+)
+def test_states_map_to_categories_and_keep_the_wire_string(
+    api: responses.RequestsMock, client: CaliperClient, state: str, category: str, done: bool
+):
     api.get(STATUS, json=job(state))
     status = client.jobs.get_status("6")
     assert (status.state, status.category, status.is_done) == (state, category, done)

@@ -204,13 +204,11 @@ class PerProcess(Generic[T]):
         return self._value
 
 
+@attrs.define
 class _SessionState:
-    __slots__ = ("lock", "session", "settings")
-
-    def __init__(self, session: requests.Session | None) -> None:
-        self.lock = threading.Lock()
-        self.session = session
-        self.settings: dict[str, tuple[BaseAdapter, dict[str, Any]]] = {}  # origin -> adapter, send kwargs
+    session: requests.Session | None
+    lock: threading.Lock = attrs.Factory(threading.Lock)
+    settings: dict[str, tuple[BaseAdapter, dict[str, Any]]] = attrs.Factory(dict)  # origin -> adapter, kwargs
 
 
 class SessionManager:
@@ -318,44 +316,38 @@ class SessionManager:
 
 _CONNECT, _AMBIGUOUS, _FATAL = "connect", "ambiguous", "fatal"
 _READ_SIDE = (u3.ProtocolError, u3.ReadTimeoutError, u3.IncompleteRead, ConnectionResetError, BrokenPipeError)
+_AMBIGUOUS_ERRORS = (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError, requests.exceptions.RetryError)
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
+def _causes(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:  # args, MaxRetryError.reason, __cause__ and __context__: wherever requests/urllib3 nest them
         err = todo.pop()
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
-        yield err
-        todo.extend(a for a in err.args if isinstance(a, BaseException))
-        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        if isinstance(err, BaseException) and not any(err is f for f in found):
+            found.append(err)
+            todo.extend([*err.args, getattr(err, "reason", None), err.__cause__, err.__context__])
+    return found
 
 
 def classify(exc: Exception) -> str:
     """Return ``"connect"`` (not sent), ``"ambiguous"`` (maybe processed) or ``"fatal"`` (local; never retried)."""
     if isinstance(exc, requests.ConnectTimeout):
         return _CONNECT
-    if isinstance(
-        exc, (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError, requests.exceptions.RetryError)
-    ):
-        return _AMBIGUOUS
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    if isinstance(exc, _AMBIGUOUS_ERRORS):
         return _AMBIGUOUS
     if isinstance(exc, requests.exceptions.SSLError):
         text = str(exc)  # a certificate problem is configuration: retrying cannot fix it
         return _FATAL if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text else _CONNECT
     if isinstance(exc, requests.ConnectionError):
-        causes = list(_causes(exc))
+        causes = _causes(exc)
         if any(isinstance(c, u3.ClosedPoolError) for c in causes):
             return _FATAL  # the Session was closed under us
         if any(isinstance(c, (u3.NewConnectionError, u3.ConnectTimeoutError, ConnectionRefusedError)) for c in causes):
             return _CONNECT
         return _AMBIGUOUS if any(isinstance(c, _READ_SIDE) for c in causes) else _CONNECT
-    if isinstance(exc, u3.HTTPError):  # unwrapped urllib3 error while reading the answer
-        return _AMBIGUOUS
-    return _FATAL
+    # ContentDecodingError and bare urllib3 errors surface while reading an answer that was already coming.
+    return _AMBIGUOUS if isinstance(exc, (requests.exceptions.ContentDecodingError, u3.HTTPError)) else _FATAL
 
 
 _DESCRIPTION = {_CONNECT: "could not connect", _AMBIGUOUS: "no complete answer", _FATAL: "request failed"}
@@ -376,8 +368,6 @@ def error_details(body: Any, text: str, status: int, reason: str = "") -> tuple[
     """
     if isinstance(body, dict):
         error, message, details = body.get("error"), body.get("message"), body.get("details")
-        if isinstance(error, dict):  # some gateways nest {"error": {"code", "message"}}
-            message, error = message or error.get("message"), error.get("code")
         if error is not None and isinstance(details, list):
             parts = [
                 f"{'.'.join(map(str, d.get('path') or [])) or '<root>'}: {_text(d.get('message'))}"
@@ -462,10 +452,9 @@ class HttpTransport:
     def _url(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
         absolute = "://" in path  # the token endpoint lives on another host
         origin = path if absolute else self.base_url
-        if params is None:
-            url = self._urls.get(path)
-            if url is not None:
-                return url, origin
+        url = self._urls.get(path) if params is None else None
+        if url is not None:
+            return url, origin
         full = path if absolute else self.base_url + (path if not path or path.startswith("/") else "/" + path)
         prepared = PreparedRequest()
         prepared.prepare_url(full, params)  # percent-encodes the query, IDNA host, re-quotes the path
@@ -497,8 +486,7 @@ class HttpTransport:
             path: Path under ``base_url`` (already percent-encoded), or an absolute URL checked by the caller.
             params: Query parameters.
             json: A JSON value, serialized once (so every retry sends the same bytes).
-            data: Pre-serialized JSON bytes, sent verbatim (``Content-Type: application/json`` unless
-                ``headers`` says otherwise).
+            data: Pre-serialized bytes, sent verbatim as ``application/json`` unless ``headers`` says otherwise.
             headers: Extra headers; they override the defaults.
             request_id: The ``X-Request-ID`` (default: a new uuid4 hex), the same on every attempt.
             deadline: Seconds for the whole call (default: the policy's ``deadline``).
@@ -517,10 +505,13 @@ class HttpTransport:
         limit = clock() + (policy.deadline if deadline is None else deadline)
         if deadline_at is not None and deadline_at < limit:
             limit = deadline_at
+        method = method.upper()
         if json is not None:
             if data is not None:
                 raise TypeError("pass json= or data=, not both")
             data = _encode_json(json).encode()
+        elif isinstance(data, str):  # len() would miscount Content-Length for non-ASCII text
+            raise TypeError("data= must be bytes: encode the JSON text first")
         rid = request_id or uuid.uuid4().hex
         url, origin = self._url(path, params)
         hdrs = self._headers.copy()
@@ -548,10 +539,10 @@ class HttpTransport:
                 token = self.auth.get_token(limit)
                 hdrs["Authorization"] = "Bearer " + token
             remaining = limit - clock()
-            if remaining <= 0:
-                if error is None:
-                    error = TransportError(f"{method} {path}: deadline reached before sending", request_id=rid)
-                raise error from cause
+            if remaining <= 0:  # the token fetch used up the deadline
+                raise (
+                    error or TransportError(f"{method} {path}: deadline reached before sending", request_id=rid)
+                ) from cause
             timeout = self._timeout
             if remaining < self._longest_timeout:  # the last attempt must not outlive the deadline
                 timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
@@ -614,11 +605,8 @@ class HttpTransport:
         status = resp.status_code
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("HTTP %d [request %s] body=%s", status, rid, "<redacted>" if sensitive else text)
-        if 300 <= status < 400:
-            where = resp.headers.get("Location", "?")
-            message = f"HTTP {status} redirect to {where} not followed (check the base URL)"
-            errors = None
-        else:
-            message, errors = error_details(body, text, status, resp.reason or "")
+        message, errors = error_details(body, text, status, resp.reason or "")
+        if 300 <= status < 400:  # redirects are never followed: a bearer token must not be sent elsewhere
+            message = f"redirect to {resp.headers.get('Location', '?')} not followed (check the base URL)"
         fields: dict[str, Any] = {"errors": errors, "body": body, "retry_after": retry_after, "attempts": attempts}
         return error_for_status(status)(message, status_code=status, request_id=rid, **fields)

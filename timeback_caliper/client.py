@@ -15,9 +15,13 @@ import requests
 
 from ._http import HttpResponse, HttpTransport, RetryPolicy, SessionManager, check_url, default_user_agent
 from ._version import __version__
+from .activity import Activity, ActivityConfig
+from .applications import Applications
 from .auth import ClientCredentialsAuth, OAuthConfig, TokenCache
 from .events import DEFAULT_PATHS, Events
+from .insights import Insights
 from .jobs import Jobs
+from .webhooks import Webhooks
 
 __all__ = ["ENVIRONMENTS", "CaliperClient", "Environment"]
 
@@ -100,6 +104,7 @@ class CaliperClient:
         platform_url, platform_token_url, platform_client_id, platform_client_secret: the Insights and
             Applications back end (defaults: the environment's hosts and the Caliper credentials).
         oneroster_url: The Timeback API host (OneRoster user URLs, gradebook).
+        applications_cache_ttl: Seconds ``client.applications.lookup()`` reuses the catalogue (0: no cache).
         app_name, sensor, activity_base_url, courses: defaults for ``client.activity.record()``.
         dry_run: Validate and record envelopes in ``client.recorded`` instead of sending (no network at all).
     """
@@ -132,6 +137,7 @@ class CaliperClient:
         platform_client_id: str | None = None,
         platform_client_secret: str | None = None,
         oneroster_url: str | None = None,
+        applications_cache_ttl: float = 300.0,
         app_name: str | None = None,
         sensor: str | None = None,
         activity_base_url: str | None = None,
@@ -189,7 +195,8 @@ class CaliperClient:
             if auth == "oauth" and client_id and client_secret
             else None
         )
-        self._platform_credentials = (platform_client_id or client_id, platform_client_secret or client_secret)
+        self._platform_client_id = platform_client_id or client_id
+        self._platform_secret = _Secret(platform_client_secret or client_secret)
         self._auth_method = auth_method
         self._http = self._transport(self.base_url, self._caliper_oauth)
 
@@ -205,12 +212,45 @@ class CaliperClient:
         """Send, validate, list and get events."""
         self.jobs = Jobs(self._http, paths=self.paths, sleep=self.retry.sleep, clock=self.retry.clock)
         """Background ingestion jobs."""
-        self._activity_defaults = {
+        self.insights = Insights(self._platform_transport(INSIGHTS_SCOPE))
+        """Insights, sessions and overviews (platform back end, ``events.readonly`` scope)."""
+        self.applications = Applications(
+            self._platform_transport(APPLICATIONS_SCOPE), cache_ttl=applications_cache_ttl, clock=self.retry.clock
+        )
+        """The application catalogue and its cached lookup (platform back end, ``lti.readonly`` scope)."""
+        self.webhooks = Webhooks(self._http)
+        """Webhook and webhook-filter registrations (Caliper back end)."""
+        self._activity: Activity | None = None
+        self._activity_defaults: dict[str, Any] = {
             "app_name": app_name,
             "sensor": sensor,
             "activity_base_url": activity_base_url,
             "courses": dict(courses or {}),
         }
+
+    @property
+    def activity(self) -> Activity:
+        """Record completed activities server-side (``record``/``build``).
+
+        Needs ``app_name``, ``sensor`` and ``activity_base_url`` on the client.
+        """
+        if self._activity is None:
+            missing = [k for k in ("app_name", "sensor", "activity_base_url") if not self._activity_defaults[k]]
+            if missing:
+                raise ValueError(
+                    f"client.activity needs {', '.join(missing)}: pass them to CaliperClient(...) once, "
+                    "e.g. app_name='Math App', sensor='https://your-app.example', "
+                    "activity_base_url='https://your-app.example/activities'"
+                )
+            config = ActivityConfig(
+                app_name=self._activity_defaults["app_name"],
+                sensor=self._activity_defaults["sensor"],
+                activity_base_url=self._activity_defaults["activity_base_url"],
+                courses=self._activity_defaults["courses"],
+                api_url=self.oneroster_url,
+            )
+            self._activity = Activity(config, send=self.events.send_envelope)
+        return self._activity
 
     # ---------------------------------------------------------------------------------------------- wiring
     def _transport(self, base_url: str, oauth: OAuthConfig | None) -> HttpTransport:
@@ -237,7 +277,7 @@ class CaliperClient:
         )
 
     def _platform_transport(self, scope: str) -> HttpTransport:
-        client_id, secret = self._platform_credentials
+        client_id, secret = self._platform_client_id, self._platform_secret.value
         oauth = None
         if self._auth_mode == "oauth" and client_id and secret:
             oauth = OAuthConfig(
@@ -298,6 +338,18 @@ class CaliperClient:
     def __repr__(self) -> str:
         mode = " dry_run" if self.dry_run else ""
         return f"<CaliperClient env={self.env!r} base_url={self.base_url!r}{mode}>"
+
+
+class _Secret:
+    """Holds a secret so that no ``repr``, ``vars()`` dump or log line can show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self.value else "<no secret>"
 
 
 def _all_loopback(*urls: str) -> bool:

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 from . import caliper
 from .models.caliper.envelope import Envelope
-from .models.timeback import ActivityMetric, TimebackActivityContext, TimebackApp, TimebackUser, create_activity_event
 from .serialization import parse, to_dict, validate
+from .timeback import ActivityMetric, TimebackActivityContext, TimebackApp, TimebackUser, create_activity_event
 from .xp import compute_xp
 
 SENSOR = "https://demo.example.com/sensors/tutor"
@@ -20,12 +20,19 @@ def main() -> int:
     now = datetime.now(timezone.utc)
     xp = compute_xp(12.5, total_questions=10, correct_questions=9)
     activity = create_activity_event(
-        actor=TimebackUser(id="https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-123",
-                           email="student@example.com", name="Ada"),
-        object=TimebackActivityContext(id="https://demo.example.com/activities/fractions-quiz", subject="Math",
-                                       app=TimebackApp(name="Demo Tutor")),
-        metrics=[ActivityMetric(type="totalQuestions", value=10), ActivityMetric(type="correctQuestions", value=9),
-                 ActivityMetric(type="xpEarned", value=xp)],
+        actor=TimebackUser(
+            id="https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-123",
+            email="student@example.com",
+            name="Ada",
+        ),
+        object=TimebackActivityContext(
+            id="https://demo.example.com/activities/fractions-quiz", subject="Math", app=TimebackApp(name="Demo Tutor")
+        ),
+        metrics=[
+            ActivityMetric(type="totalQuestions", value=10),
+            ActivityMetric(type="correctQuestions", value=9),
+            ActivityMetric(type="xpEarned", value=xp),
+        ],
         event_time=now,
     )
     viewed = caliper.ViewEvent(

@@ -37,7 +37,7 @@ DEFAULT_PATHS: dict[str, str] = {
     "get": "/caliper/events/{external_id}",
     "job_status": "/jobs/{job_id}/status",
 }
-_STRICT = Ctx(strict=True)
+_STRICT = Ctx(strict=True, trust_built=True)
 
 
 class _Chunk:
@@ -110,13 +110,13 @@ class Events:
 
     def send_activity(self, sensor: str, **event_input: Any) -> SendResult:
         """Build one Timeback ActivityEvent (see ``create_activity_event``) and send it."""
-        from .models.timeback import create_activity_event
+        from .timeback import create_activity_event
 
         return self._send(sensor, [create_activity_event(**event_input)], None)
 
     def send_time_spent(self, sensor: str, **event_input: Any) -> SendResult:
         """Build one Timeback TimeSpentEvent (see ``create_time_spent_event``) and send it."""
-        from .models.timeback import create_time_spent_event
+        from .timeback import create_time_spent_event
 
         return self._send(sensor, [create_time_spent_event(**event_input)], None)
 

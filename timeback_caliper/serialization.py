@@ -23,7 +23,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from .errors import CaliperValidationError, CaliperWarning, Problem
 from .models._base import TYPE_REGISTRY, WireModel, building_disabled, is_registered
-from .models._validate import Ctx, schema_for, validate_tree, wire_name
+from .models._validate import UNTYPED, Ctx, schema_for, validate_tree, wire_name
 from .models.caliper.entity import Entity
 from .models.caliper.envelope import Envelope
 from .models.caliper.events import Event
@@ -57,6 +57,11 @@ def format_datetime(value: datetime | str) -> str:
         f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
         f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
     )
+
+
+def _unstructure_datetime(value: Any) -> Any:
+    # Lenient parsing keeps whatever the wire held in a timestamp slot (null, a number...): write it back as it was.
+    return format_datetime(value) if isinstance(value, (datetime, str)) else value
 
 
 def parse_datetime(value: Any) -> Any:
@@ -116,7 +121,7 @@ def make_converter() -> cattrs.Converter:
     for prim in (str, int, float, bool):
         conv.register_structure_hook(prim, _passthrough)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
-    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
     conv.register_structure_hook_func(_is_opaque, _passthrough)
 
     def structure_node(value: Any, allowed: tuple[type[WireModel], ...]) -> Any:
@@ -148,7 +153,10 @@ def make_converter() -> cattrs.Converter:
     def _generic(value: dict[str, Any]) -> WireModel:
         # Unknown type: the closest generic class keeps every property (the type itself goes to `extra`).
         base: type[WireModel] = Event if "action" in value else Entity
-        return _structure_exact(value, base, keep_type=True)
+        obj = _structure_exact(value, base, keep_type=True)
+        if "type" not in value:
+            obj.__dict__[UNTYPED] = True  # written back without a type, as it was read
+        return obj
 
     exact_hooks: dict[type[WireModel], Callable[[dict[str, Any], bool], WireModel]] = {}
 
@@ -174,7 +182,8 @@ def make_converter() -> cattrs.Converter:
             extra = {
                 k: v
                 for k, v in value.items()
-                if (k not in wires or v is None) and not (k == "type" and v == tag and not keep_type)
+                if (k not in wires or v is None)
+                and not (k == "type" and tag is not None and v == tag and not keep_type)
             }
             full = {**blank, **value}
             obj = fn(full, cls)
@@ -223,6 +232,21 @@ def make_converter() -> cattrs.Converter:
 
         return hook
 
+    @conv.register_unstructure_hook_factory(_is_list)
+    def _list_unstructure_factory(tp: Any) -> Callable[[Any], Any]:
+        (item_type,) = typing.get_args(tp) or (Any,)
+        item: list[Callable[[Any], Any]] = []  # resolved on first use: a class may hold a list of itself
+
+        def hook(value: Any) -> Any:
+            if not isinstance(value, list):
+                return value  # lenient parsing kept a non-array (null, a string...): write it back as it was
+            if not item:
+                item.append(conv.get_unstructure_hook(item_type))
+            each = item[0]
+            return [None if v is None else each(v) for v in value]
+
+        return hook
+
     @conv.register_unstructure_hook_factory(_is_model)
     def _unstructure_factory(cls: type[WireModel]) -> Callable[[Any], Any]:
         fields = [a for a in attrs.fields(cls) if a.name != "extra"]
@@ -247,7 +271,7 @@ def make_converter() -> cattrs.Converter:
             for key in droppable:
                 if out.get(key, 0) is None:
                     del out[key]
-            if tag is not None:
+            if tag is not None and not obj.__dict__.get(UNTYPED):
                 out = {"type": tag, **out}
             if obj.extra:
                 out.update(obj.extra)

@@ -14,6 +14,7 @@ import typing
 import warnings
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, Union
 
 import attrs
@@ -42,6 +43,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _CONTEXTS: set[str] = {CALIPER_V1P2}
 
+UNTYPED = "_tc_untyped"
+"""Instance-dict key set on a generic model read from an object that had no ``type`` at all."""
+
 CLEAN = "_tc_checked"
 """Instance-dict key set on a model that passed the strict client checks when it was built (its tree too)."""
 
@@ -62,6 +66,8 @@ class Ctx:
     server: bool = False
     """The server's rule set (emulator): client-only data checks off, Caliper vocabularies not enforced on
     profile-extension data."""
+    trust_built: bool = False
+    """Skip subtrees that passed these same strict checks when they were built (the send path: no re-walk)."""
 
     def report(
         self, out: list[Problem], path: str, message: str, rule: str = "CALIPER", *, warning: bool = False
@@ -78,7 +84,7 @@ Check = Callable[[Any, str, list[Problem], Ctx], None]
 """A class-level rule: ``rule(obj, path, problems, ctx)`` appends what it finds."""
 
 _RULES: dict[type, list[tuple[Rule, bool]]] = {}
-_FIELD_OVERRIDES: dict[tuple[type, str], tuple[Check | None, str | None]] = {}
+_FIELD_OVERRIDES: dict[tuple[type, str], tuple[Check | None, str | None, bool]] = {}
 _RULE_ID = re.compile(r"^[A-Z]+-\d+$")
 
 
@@ -88,12 +94,15 @@ def register_rule(cls: type, rule: Rule, *, client_only: bool = False) -> None:
     _SCHEMAS.clear()
 
 
-def register_field_check(cls: type, name: str, check: Check | None = None, *, rule: str | None = None) -> None:
+def register_field_check(
+    cls: type, name: str, check: Check | None = None, *, rule: str | None = None, nested: bool = True
+) -> None:
     """Replace the derived check of field ``name`` on ``cls`` and/or label its problems with a contract rule id.
 
-    Problems found at or under that field which carry no contract id of their own get ``rule``.
+    Problems found at that field (and, when ``nested``, under it) which carry no contract id of their own
+    get ``rule``.
     """
-    _FIELD_OVERRIDES[(cls, name)] = (check, rule)
+    _FIELD_OVERRIDES[(cls, name)] = (check, rule, nested)
     _SCHEMAS.clear()
 
 
@@ -292,6 +301,7 @@ class _Field:
     check: Check
     is_float: bool
     rule: str | None
+    nested: bool
 
 
 @attrs.frozen
@@ -328,12 +338,13 @@ def schema_for(cls: type) -> _Schema:
             if a.name == "extra":
                 continue
             tp = hints[a.name]
-            custom, rule = next(
-                (_FIELD_OVERRIDES[(k, a.name)] for k in cls.__mro__ if (k, a.name) in _FIELD_OVERRIDES), (None, None)
+            custom, rule, nested = next(
+                (_FIELD_OVERRIDES[(k, a.name)] for k in cls.__mro__ if (k, a.name) in _FIELD_OVERRIDES),
+                (None, None, True),
             )
             check = custom or (_context_check if a.name == "context" else _compile(tp))
             required = a.default is attrs.NOTHING
-            fields.append(_Field(a.name, wire_name(a.name), required, check, _is_float(tp), rule))
+            fields.append(_Field(a.name, wire_name(a.name), required, check, _is_float(tp), rule, nested))
         rules = tuple(r for klass in reversed(cls.__mro__) for r in _RULES.get(klass, ()))
         schema = _Schema(tuple(fields), frozenset(f.wire for f in fields), rules, hasattr(cls, "context"))
         _SCHEMAS[cls] = schema
@@ -357,27 +368,36 @@ def _context_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
 def validate_model(obj: WireModel, path: str, out: list[Problem], ctx: Ctx) -> None:
     """Check ``obj`` (and, unless ``ctx.build``, everything under it); append problems to ``out``."""
     values = obj.__dict__
-    if values.get(CLEAN) and ctx.strict and not ctx.server and not ctx.build:
+    if ctx.trust_built and values.get(CLEAN):
         return  # built in Python and checked then, children included: nothing to re-walk
     cls = type(obj)
     schema = _SCHEMAS.get(cls) or schema_for(cls)
+    extra = obj.extra
+    if values.get(UNTYPED):
+        ctx.report(out, join(path, "type"), "type is required", "type")
     for f in schema.fields:
         value = values[f.name]
         if value is None:
-            if f.required:
+            if f.required and not (extra and f.wire in extra):  # an explicit null is reported once, below
                 ctx.report(out, join(path, f.wire), f"{f.wire} is required", f.rule or "required")
             continue
-        if f.is_float and ctx.build and type(value) is int:
-            # Built in Python: 5 means 5.0 in a decimal slot; parsed data keeps what the wire said.
-            value = float(value)
-            object.__setattr__(obj, f.name, value)
+        if ctx.build:
+            if f.is_float and type(value) is int:
+                # Built in Python: 5 means 5.0 in a decimal slot; parsed data keeps what the wire said.
+                value = float(value)
+                object.__setattr__(obj, f.name, value)
+            elif isinstance(value, Enum):
+                # A vocabulary enum member travels as its plain string value.
+                value = value.value
+                object.__setattr__(obj, f.name, value)
+        where = join(path, f.wire)
         if f.rule is None:
-            f.check(value, join(path, f.wire), out, ctx)
+            f.check(value, where, out, ctx)
         else:
             before = len(out)
-            f.check(value, join(path, f.wire), out, ctx)
+            f.check(value, where, out, ctx)
             for i in range(before, len(out)):
-                if not _RULE_ID.match(out[i].rule):
+                if not _RULE_ID.match(out[i].rule) and (f.nested or out[i].path == where):
                     out[i] = attrs.evolve(out[i], rule=f.rule)
     if obj.extra:
         _check_extra(obj, schema, path, out, ctx)
@@ -394,7 +414,9 @@ def _check_extra(obj: WireModel, schema: _Schema, path: str, out: list[Problem],
         elif value is None and key in schema.wire_names:
             ctx.report(out, where, f"null is not allowed: leave {key} out instead", "null")
         else:
-            ctx.report(out, where, f"unknown property {key!r} for {_type_name(obj)}", "unknown-property")
+            hint = wire_name(key)
+            maybe = f" (did you mean {hint!r}?)" if hint != key and hint in schema.wire_names else ""
+            ctx.report(out, where, f"unknown property {key!r} for {_type_name(obj)}{maybe}", "unknown-property")
 
 
 def validate_tree(obj: WireModel, ctx: Ctx, path: str = "") -> list[Problem]:

@@ -283,6 +283,10 @@ def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
+
+
 def _iri_check(rule: str, hint: str) -> Check:
     def check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
         if not isinstance(value, str):
@@ -297,7 +301,7 @@ def _subject_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
     if not isinstance(value, str) or not value:
         ctx.report(out, path, f"subject must be a non-empty string, got {value!r}", "TB-5")
         return
-    known = _SERVER_SUBJECTS if ctx.server else subjects()
+    known = _SERVER_SUBJECTS if ctx.server else VOCABULARIES.get(_SUBJECT_VOCAB, _SERVER_SUBJECTS)
     if value not in known:
         ctx.report(
             out,
@@ -321,7 +325,7 @@ def _kind_check(allowed: tuple[str, ...], rule: str, what: str) -> Check:
 def _action_check(expected: str, event_type: str) -> Check:
     def check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
         if value != expected:
-            ctx.report(out, path, f"an {event_type} must have action {expected!r}, got {value!r}", "TB-2")
+            ctx.report(out, path, f"{_a(event_type)} must have action {expected!r}, got {value!r}", "TB-2")
 
     return check
 
@@ -332,7 +336,7 @@ def _generated_check(expected: type[WireModel], event_type: str) -> Check:
     def check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
         if not isinstance(value, expected):
             got = type(value).__dict__.get("TYPE", type(value).__name__) if isinstance(value, WireModel) else value
-            ctx.report(out, path, f"an {event_type} needs a {expected.TYPE} object here, got {got!r}", "TB-3")
+            ctx.report(out, path, f"{_a(event_type)} needs a {expected.TYPE} object here, got {got!r}", "TB-3")
             return
         before = len(out)
         derived(value, path, out, ctx)
@@ -345,7 +349,7 @@ def _generated_check(expected: type[WireModel], event_type: str) -> Check:
 
 # ---------------------------------------------------------------------------------------------------- rules
 def _activity_metric_rule(obj: ActivityMetric, path: str, out: list[Problem], ctx: Ctx) -> None:
-    if obj.type in _COUNTS and _is_number(obj.value) and obj.value < 0:
+    if isinstance(obj.type, str) and obj.type in _COUNTS and _is_number(obj.value) and obj.value < 0:
         ctx.report(out, join(path, "value"), f"{obj.type} is a count and cannot be negative, got {obj.value}", "TB-7")
 
 
@@ -359,15 +363,20 @@ def _time_metric_rule(obj: TimeSpentMetric, path: str, out: list[Problem], ctx: 
 
 def _items_by_type(items: Any) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
-    if isinstance(items, list):
+    if type(items) is list:
         for i, item in enumerate(items):
             kind = getattr(item, "type", None)
-            if isinstance(kind, str):
-                found.setdefault(kind, []).append(i)
+            if type(kind) is str:
+                where = found.get(kind)
+                if where is None:
+                    found[kind] = [i]
+                else:
+                    where.append(i)
     return found
 
 
 def _activity_collection_rule(obj: TimebackActivityMetricsCollection, path: str, out: list[Problem], ctx: Ctx) -> None:
+    # One rule for both rule sets (the client-only part is skipped for the server), so items are indexed once.
     if obj.attempt is not None and type(obj.attempt) is int and obj.attempt < 1:
         ctx.report(out, join(path, "attempt"), f"attempt must be 1 or more, got {obj.attempt}", "TB-6")
     items_path = join(path, "items")
@@ -380,23 +389,18 @@ def _activity_collection_rule(obj: TimebackActivityMetricsCollection, path: str,
         ctx.report(out, items_path, f"{have} without {missing}: send both or neither", "TB-9")
     if isinstance(obj.items, list) and obj.items and "xpEarned" not in found:
         ctx.report(out, items_path, "no xpEarned metric: this completion earns no XP", "TB-7", warning=True)
-
-
-def _activity_collection_client_rule(
-    obj: TimebackActivityMetricsCollection, path: str, out: list[Problem], ctx: Ctx
-) -> None:
-    found = _items_by_type(obj.items)
+    if ctx.server:
+        return
     for kind, where in found.items():
         if len(where) > 1:
-            ctx.report(out, f"{join(path, 'items')}[{where[1]}]", f"duplicate {kind} metric in one collection", "TB-6")
-    total, correct = found.get("totalQuestions"), found.get("correctQuestions")
+            ctx.report(out, f"{items_path}[{where[1]}]", f"duplicate {kind} metric in one collection", "TB-6")
     if total and correct:
         t, c = obj.items[total[0]].value, obj.items[correct[0]].value
         if _is_number(t) and _is_number(c) and c > t:
             ctx.report(
-                out, f"{join(path, 'items')}[{correct[0]}]", f"correctQuestions ({c}) exceeds totalQuestions ({t})", "TB-9"
+                out, f"{items_path}[{correct[0]}]", f"correctQuestions ({c}) exceeds totalQuestions ({t})", "TB-9"
             )
-    pct = (obj.extensions or {}).get("pctCompleteApp") if isinstance(obj.extensions, dict) else None
+    pct = obj.extensions.get("pctCompleteApp") if isinstance(obj.extensions, dict) else None
     if pct is not None and not (_is_number(pct) and 0 <= pct <= 100):
         ctx.report(out, join(path, "extensions.pctCompleteApp"), f"pctCompleteApp must be 0-100, got {pct!r}", "TB-6")
 
@@ -410,11 +414,11 @@ def _time_collection_client_rule(
     obj: TimebackTimeSpentMetricsCollection, path: str, out: list[Problem], ctx: Ctx
 ) -> None:
     # Several `waste` items with different subTypes (or windows) are legitimate; the same bucket twice double-counts.
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[tuple[str, ...]] = set()
     for i, item in enumerate(obj.items if isinstance(obj.items, list) else ()):
         if not isinstance(item, TimeSpentMetric):
             continue
-        key = (item.type, item.sub_type, item.start_date, item.end_date)
+        key = tuple(repr(v) for v in (item.type, item.sub_type, item.start_date, item.end_date))  # any JSON value
         if key in seen:
             label = item.type if item.sub_type is None else f"{item.type}/{item.sub_type}"
             ctx.report(out, f"{join(path, 'items')}[{i}]", f"duplicate {label} metric for the same window", "TB-6")
@@ -422,14 +426,15 @@ def _time_collection_client_rule(
 
 
 def _timeback_event_type_rule(obj: Event, path: str, out: list[Problem], ctx: Ctx) -> None:
-    timeback = isinstance(obj, (ActivityEvent, TimeSpentEvent))
-    if obj.profile == PROFILE and not timeback:
+    # The converse (an ActivityEvent under another profile) is the profile table's rule (models/caliper/profiles.py).
+    if obj.profile == PROFILE and not isinstance(obj, (ActivityEvent, TimeSpentEvent)):
         name = (obj.extra or {}).get("type") or type(obj).__dict__.get("TYPE", "Event")
         ctx.report(
-            out, join(path, "type"), f"a TimebackProfile event is an ActivityEvent or a TimeSpentEvent, not {name!r}", "TB-1"
+            out,
+            join(path, "type"),
+            f"a TimebackProfile event is an ActivityEvent or a TimeSpentEvent, not {name!r}",
+            "TB-1",
         )
-    elif timeback and obj.profile is not None and obj.profile != PROFILE:
-        ctx.report(out, join(path, "profile"), f"{obj.TYPE} belongs to the TimebackProfile, not {obj.profile!r}", "TB-1")
 
 
 # ---------------------------------------------------------------------------------------------------- registration
@@ -456,15 +461,18 @@ register_field_check(TimebackActivityMetricsCollection, "id", _iri_check("TB-6",
 register_field_check(TimebackTimeSpentMetricsCollection, "id", _iri_check("TB-6", _METRICS_HINT), rule="TB-6")
 register_field_check(TimebackActivityMetricsCollection, "items", rule="TB-7")
 register_field_check(TimebackTimeSpentMetricsCollection, "items", rule="TB-8")
-register_field_check(ActivityMetric, "type", _kind_check(ACTIVITY_METRIC_TYPES, "TB-7", "an activity metric"), rule="TB-7")
-register_field_check(TimeSpentMetric, "type", _kind_check(TIME_SPENT_METRIC_TYPES, "TB-8", "a time-spent metric"), rule="TB-8")
+register_field_check(
+    ActivityMetric, "type", _kind_check(ACTIVITY_METRIC_TYPES, "TB-7", "an activity metric"), rule="TB-7"
+)
+register_field_check(
+    TimeSpentMetric, "type", _kind_check(TIME_SPENT_METRIC_TYPES, "TB-8", "a time-spent metric"), rule="TB-8"
+)
 _label(ActivityMetric, "TB-7", "value", "extensions")
 _label(TimeSpentMetric, "TB-8", "value", "sub_type", "start_date", "end_date", "extensions")
 
 register_rule(ActivityMetric, _activity_metric_rule, client_only=True)
 register_rule(TimeSpentMetric, _time_metric_rule, client_only=True)
 register_rule(TimebackActivityMetricsCollection, _activity_collection_rule)
-register_rule(TimebackActivityMetricsCollection, _activity_collection_client_rule, client_only=True)
 register_rule(TimebackTimeSpentMetricsCollection, _time_collection_rule)
 register_rule(TimebackTimeSpentMetricsCollection, _time_collection_client_rule, client_only=True)
 register_rule(Event, _timeback_event_type_rule)

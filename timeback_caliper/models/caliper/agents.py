@@ -1,4 +1,4 @@
-"""Agents: people, software applications, organizations and their memberships."""
+"""Agents: people, software applications, organizations (groups, course offerings and sections), memberships."""
 
 from __future__ import annotations
 
@@ -8,8 +8,18 @@ import attrs
 
 from .._base import IriOr, Vocab
 from .entity import Entity
+from .vocab import term_list, term_or_none
 
-__all__ = ["Agent", "Membership", "Organization", "Person", "SoftwareApplication"]
+__all__ = [
+    "Agent",
+    "CourseOffering",
+    "CourseSection",
+    "Group",
+    "Membership",
+    "Organization",
+    "Person",
+    "SoftwareApplication",
+]
 
 
 @attrs.frozen(kw_only=True, slots=False)
@@ -32,9 +42,13 @@ class SoftwareApplication(Agent):
 
     TYPE: ClassVar[str] = "SoftwareApplication"
     host: str | None = None
+    """The host name or IP address of the application or client."""
     ip_address: str | None = None
+    """The client's IP address. Wire name: ``ipAddress``."""
     user_agent: str | None = None
+    """The client's User-Agent header value. Wire name: ``userAgent``."""
     version: str | None = None
+    """The application's version, always a string (``"2.5.2"``)."""
 
 
 @attrs.frozen(kw_only=True, slots=False)
@@ -43,7 +57,35 @@ class Organization(Agent):
 
     TYPE: ClassVar[str] = "Organization"
     sub_organization_of: IriOr[Organization] | None = None
+    """The parent organization. Wire name: ``subOrganizationOf``."""
     members: list[IriOr[Agent]] | None = None
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class Group(Organization):
+    """An ad hoc group of people, such as a study group within a course section."""
+
+    TYPE: ClassVar[str] = "Group"
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class CourseOffering(Organization):
+    """A course offered in an academic session (LIS CourseOffering)."""
+
+    TYPE: ClassVar[str] = "CourseOffering"
+    course_number: str | None = None
+    """The course's number or code, a string (``"CPS 435"``). Wire name: ``courseNumber``."""
+    academic_session: str | None = None
+    """The term, a string (``"Fall 2016"``). Wire name: ``academicSession``."""
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class CourseSection(CourseOffering):
+    """A section of a course offering, where learners and instructors actually meet (LIS CourseSection)."""
+
+    TYPE: ClassVar[str] = "CourseSection"
+    category: str | None = None
+    """The kind of section (``"seminar"``, ``"lab"``...)."""
 
 
 @attrs.frozen(kw_only=True, slots=False)
@@ -53,5 +95,7 @@ class Membership(Entity):
     TYPE: ClassVar[str] = "Membership"
     organization: IriOr[Organization] | None = None
     member: IriOr[Person] | None = None
-    roles: list[Annotated[str, Vocab("role")]] | None = None
-    status: Annotated[str, Vocab("status")] | None = None
+    roles: list[Annotated[str, Vocab("role")]] | None = attrs.field(default=None, converter=term_list)
+    """LIS roles and sub-roles (``Learner``, ``Instructor#TeachingAssistant``...)."""
+    status: Annotated[str, Vocab("status")] | None = attrs.field(default=None, converter=term_or_none)
+    """``Active`` or ``Inactive``."""

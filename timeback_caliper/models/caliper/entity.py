@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 import attrs
 
 from .._base import CaliperModel, Iri, IriOr, Vocab
+from .vocab import term
 
 __all__ = ["Entity", "SystemIdentifier"]
 
@@ -18,7 +19,7 @@ class Entity(CaliperModel):
 
     TYPE: ClassVar[str] = "Entity"
     id: Iri
-    """The entity's IRI (anonymous entities use the type's IRI)."""
+    """The entity's IRI (anonymous entities use the type's IRI, e.g. ``http://purl.imsglobal.org/caliper/Person``)."""
     name: str | None = None
     description: str | None = None
     date_created: datetime | None = None
@@ -34,8 +35,14 @@ class SystemIdentifier(CaliperModel):
     """Another system's identifier for an entity; it has no ``id`` of its own."""
 
     TYPE: ClassVar[str] = "SystemIdentifier"
-    identifier_type: Annotated[str, Vocab("system_identifier_type")]
+    identifier_type: Annotated[str, Vocab("system_identifier_type")] = attrs.field(converter=term)
     """One of the Caliper system identifier types (``LisSourcedId``, ``LtiUserId``...)."""
     identifier: str
-    source: IriOr[Entity] | None = None
+    """The identifier itself, always a string (``"554433"``, not ``554433``)."""
+    source: IriOr[agents.SoftwareApplication] | None = None
+    """The system that issued the identifier."""
     extensions: dict[str, Any] | None = None
+
+
+# Late import: agents.py subclasses Entity (a cycle); the hint above is resolved only when a schema is compiled.
+from . import agents  # noqa: E402

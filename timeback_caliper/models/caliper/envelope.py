@@ -110,5 +110,5 @@ def _check_envelope(env: Envelope, path: str, out: list[Problem], ctx: Ctx) -> N
 register_field_check(Envelope, "sensor", rule="ENV-1")
 register_field_check(Envelope, "send_time", rule="ENV-2")
 register_field_check(Envelope, "data_version", rule="ENV-3")
-register_field_check(Envelope, "data", _check_data, rule="ENV-4")
+register_field_check(Envelope, "data", _check_data, rule="ENV-4", nested=False)
 register_rule(Envelope, _check_envelope)
