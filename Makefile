@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 FIXTURES ?= ../shared/fixtures
 BENCH ?= ../shared/bench
 
-.PHONY: install demo test lint fmt typecheck check test-all bench build clean
+.PHONY: install demo test lint fmt typecheck check test-all bench build clean readme
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ test-all:
 
 bench: $(STAMP)
 	$(PY) -m timeback_caliper.bench
+
+# Fill README.md's pasted sections from docs/*.md (tests check they match).
+readme: $(STAMP)
+	$(PY) -m tests.readme_tool
 
 build: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

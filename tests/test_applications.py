@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import responses
@@ -12,7 +13,6 @@ from responses import matchers
 from responses.registries import OrderedRegistry
 
 from tests.fixturepaths import FIXTURES, load
-from tests.test_insights import BASE, PLATFORM, PTOKEN, TOKEN, form
 from timeback_caliper._http import RetryPolicy
 from timeback_caliper.applications import Applications
 from timeback_caliper.client import APPLICATIONS_SCOPE, CaliperClient
@@ -28,6 +28,10 @@ from timeback_caliper.errors import (
 )
 from timeback_caliper.models.insights import Application, ApplicationsPage
 
+BASE = "https://caliper.test"
+TOKEN = "https://auth.test/oauth2/token"
+PLATFORM = "https://platform.test"
+PTOKEN = "https://platform.test/auth/1.0/token"
 APPS_URL = f"{PLATFORM}/applications/1.0"
 RESP = FIXTURES / "timeback" / "responses"
 BEARER = matchers.header_matcher({"Authorization": "Bearer a-1"})
@@ -39,6 +43,14 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def form(expected: dict[str, str]) -> Any:
+    def match(request: Any) -> tuple[bool, str]:
+        got = dict(parse_qsl(request.body.decode() if isinstance(request.body, bytes) else request.body or ""))
+        return got == expected, f"form {got} != {expected}"
+
+    return match
 
 
 def token_stub(api: responses.RequestsMock, value: str = "a-1") -> None:
@@ -210,7 +222,9 @@ def test_unreadable_answers_raise_unexpected_response(api: responses.RequestsMoc
 # ------------------------------------------------------------------------------------------------ lookup
 
 
-def test_lookup_fetches_every_page_once_and_caches(api: responses.RequestsMock, client: CaliperClient, clock: FakeClock):
+def test_lookup_fetches_every_page_once_and_caches(
+    api: responses.RequestsMock, client: CaliperClient, clock: FakeClock
+):
     api.get(
         APPS_URL,
         json={"applications": [app(0), {"name": "no id"}, "junk"], "total": 4, "limit": 100},

@@ -371,7 +371,11 @@ def test_overview_keeps_unknown_levels(api: responses.RequestsMock, client: Cali
         target_timezone="UTC",
     )
     assert week.summary.total_duration_in_seconds == 0 and week.summary.biggest_insight is None
-    assert week.trend[0].levels[0].level == "Teleporting" and len(week.trend) == 1 and week.trend[0].started_at_time is None
+    assert (
+        week.trend[0].levels[0].level == "Teleporting"
+        and len(week.trend) == 1
+        and week.trend[0].started_at_time is None
+    )
     assert week.breakdown[0].subtypes[0].insight_type == "Blink"
     assert week.breakdown[0].subtypes[0].duration_in_seconds == 0
 
@@ -381,6 +385,15 @@ def test_insight_categories():
     assert insight_category("UnauthorizedAppUse") == "proctoring"
     assert insight_category("WebcamNudity") == "safety"
     assert insight_category("Unheard") == insight_category(None) == "unknown"
+
+
+def call_route(client: CaliperClient, route: str) -> Any:
+    """Call one Insights route with valid arguments."""
+    if route == "overview":
+        return client.insights.overview(USER, **overview_kwargs())
+    if route == "session":
+        return client.insights.session(SESSION)
+    return getattr(client.insights, route)(USER)
 
 
 @pytest.mark.parametrize(
@@ -404,17 +417,7 @@ def test_unreadable_2xx_answers_raise_unexpected_response(
     else:
         api.get(url, json=body)
     with pytest.raises(UnexpectedResponseError) as err:
-        if call == "overview":
-            client.insights.overview(
-                USER,
-                started_after=datetime(2025, 1, 1, tzinfo=UTC),
-                started_before=datetime(2025, 1, 2, tzinfo=UTC),
-                target_timezone="UTC",
-            )
-        elif call == "session":
-            client.insights.session(SESSION)
-        else:
-            getattr(client.insights, call)(USER)
+        call_route(client, call)
     assert err.value.status_code == 200 and err.value.body == body and err.value.request_id
 
 
@@ -545,7 +548,9 @@ def test_iter_session_honours_max_items_and_an_empty_page(api: responses.Request
         json={"insights": [insight(0), insight(1)], "total": 9},
         match=[q(isProctored="true", type="Idling", limit=2, offset=0)],
     )
-    api.get(SESSION_URL, json={"insights": [], "total": 9}, match=[q(isProctored="true", type="Idling", limit=2, offset=2)])
+    api.get(
+        SESSION_URL, json={"insights": [], "total": 9}, match=[q(isProctored="true", type="Idling", limit=2, offset=2)]
+    )
     assert len(list(client.insights.iter_session(SESSION, is_proctored=True, types="Idling", page_size=2))) == 2
     api.get(SESSION_URL, json={"insights": [insight(0), insight(1)], "total": 9}, match=[q(limit=2, offset=0)])
     assert [i.duration_in_seconds for i in client.insights.iter_session(SESSION, page_size=2, max_items=1)] == [0]
@@ -580,12 +585,7 @@ def test_platform_errors_map_to_the_error_tree(
     url = {"user": USER_URL, "sessions": SESSIONS_URL, "session": SESSION_URL, "overview": OVERVIEW_URL}[route]
     api.get(url, status=status, json=body)
     with pytest.raises(cls) as err:
-        if route == "overview":
-            client.insights.overview(USER, **overview_kwargs())
-        elif route == "session":
-            client.insights.session(SESSION)
-        else:
-            getattr(client.insights, route)(USER)
+        call_route(client, route)
     assert err.value.status_code == status and err.value.body == body
     assert err.value.message == f"{error}: {route} refused" and err.value.attempts == 1
     assert len(api.calls) == 2  # token + one request: 4xx is never retried

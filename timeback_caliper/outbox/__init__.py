@@ -7,7 +7,7 @@ server refuses. See docs/outbox.md.
 
 from __future__ import annotations
 
-from ._common import DeadEvent, DrainReport, OutboxError, OutboxStats
+from ._common import DeadEvent, DrainReport, OutboxEntry, OutboxError, OutboxStats
 from ._outbox import DEFAULT_TABLE_PREFIX, Outbox
 
-__all__ = ["DEFAULT_TABLE_PREFIX", "DeadEvent", "DrainReport", "Outbox", "OutboxError", "OutboxStats"]
+__all__ = ["DEFAULT_TABLE_PREFIX", "DeadEvent", "DrainReport", "Outbox", "OutboxEntry", "OutboxError", "OutboxStats"]

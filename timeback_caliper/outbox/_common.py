@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import attrs
@@ -22,12 +22,15 @@ __all__ = [
     "Claimed",
     "DeadEvent",
     "DrainReport",
+    "ENTRY_COLUMNS",
     "NewRow",
+    "OutboxEntry",
     "OutboxError",
     "OutboxStats",
     "Reschedule",
     "backoff_delay",
     "check_identifier",
+    "entry_from_row",
 ]
 
 SCHEMA_VERSION = 1
@@ -149,6 +152,55 @@ class DeadEvent:
     """The stored wire JSON of the event."""
 
 
+@attrs.frozen(kw_only=True)
+class OutboxEntry:
+    """Where one event stands (``Outbox.entry(event_id)``)."""
+
+    id: str
+    sensor: str
+    state: str
+    """``pending``, ``inflight``, ``sent`` or ``dead``."""
+    attempts: int
+    """Claims so far (each claim is one send attempt, or one abandoned by a worker that died)."""
+    ambiguous: int
+    """Attempts whose outcome was unknown."""
+    created_at: datetime
+    next_attempt_at: datetime | None
+    """Pending: when it is due; in flight: when the lease expires; otherwise None."""
+    claimed_by: str | None
+    """``host:pid`` of the worker that claimed it last."""
+    last_error: str | None
+    job_id: str | None
+    """The ingestion job of the envelope that delivered it."""
+    sent_at: datetime | None
+    dead_at: datetime | None
+
+
+ENTRY_COLUMNS = (
+    "event_id, sensor, state, attempts, ambiguous, created_at, next_attempt_at, claimed_by, last_error, job_id, "
+    "sent_at, dead_at"
+)
+
+
+def entry_from_row(row: Sequence[Any], to_datetime: Callable[[Any], datetime | None]) -> OutboxEntry:
+    """An :class:`OutboxEntry` from a row of ``ENTRY_COLUMNS``."""
+    live = row[2] in (PENDING, INFLIGHT)
+    return OutboxEntry(
+        id=row[0],
+        sensor=row[1],
+        state=row[2],
+        attempts=row[3],
+        ambiguous=row[4],
+        created_at=to_datetime(row[5]) or datetime.fromtimestamp(0, timezone.utc),
+        next_attempt_at=to_datetime(row[6]) if live else None,
+        claimed_by=row[7],
+        last_error=row[8],
+        job_id=row[9],
+        sent_at=to_datetime(row[10]),
+        dead_at=to_datetime(row[11]),
+    )
+
+
 @attrs.define(kw_only=True)
 class DrainReport:
     """What one ``Outbox.drain()`` call did."""
@@ -220,6 +272,10 @@ class Backend(Protocol):
 
     def dead(self, limit: int) -> list[DeadEvent]:
         """Dead rows, oldest first."""
+        ...
+
+    def entry(self, event_id: str) -> OutboxEntry | None:
+        """One event's row, or None."""
         ...
 
     def requeue(self, ids: Sequence[str]) -> int:

@@ -17,7 +17,7 @@ from ..errors import CaliperValidationError, Problem
 from ..models._base import WireModel
 from ..models.caliper.events import Event
 from ..serialization import dumps, parse, validate
-from ._common import Backend, DeadEvent, DrainReport, NewRow, OutboxError, OutboxStats
+from ._common import Backend, DeadEvent, DrainReport, NewRow, OutboxEntry, OutboxError, OutboxStats
 from ._drain import DrainSettings, run_drain
 
 __all__ = ["Outbox"]
@@ -206,6 +206,10 @@ class Outbox:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
         return self._backend.dead(limit)
+
+    def entry(self, event_id: str) -> OutboxEntry | None:
+        """Where one event stands (state, attempts, last error, job id...), or None if it was never added."""
+        return self._backend.entry(event_id)
 
     def requeue(self, ids: Iterable[str]) -> int:
         """Put dead events back in the queue (attempts reset, due now); sent events are never touched.

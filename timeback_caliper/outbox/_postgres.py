@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ._common import (
     DEAD,
+    ENTRY_COLUMNS,
     INFLIGHT,
     PENDING,
     SCHEMA_VERSION,
@@ -24,10 +25,12 @@ from ._common import (
     Claimed,
     DeadEvent,
     NewRow,
+    OutboxEntry,
     OutboxError,
     OutboxStats,
     Reschedule,
     check_identifier,
+    entry_from_row,
 )
 
 if TYPE_CHECKING:
@@ -313,6 +316,11 @@ class PostgresBackend:
             )
             for r in rows
         ]
+
+    def entry(self, event_id: str) -> OutboxEntry | None:
+        """One event's row, or None."""
+        row = self._db().execute(f"SELECT {ENTRY_COLUMNS} FROM {self._t} WHERE event_id = %s", (event_id,)).fetchone()
+        return None if row is None else entry_from_row(row, lambda v: v)
 
     def requeue(self, ids: Sequence[str]) -> int:
         """Dead rows back to pending, due now, attempts reset."""

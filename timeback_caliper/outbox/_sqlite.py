@@ -19,6 +19,7 @@ from typing import Any
 
 from ._common import (
     DEAD,
+    ENTRY_COLUMNS,
     INFLIGHT,
     PENDING,
     SCHEMA_VERSION,
@@ -26,10 +27,12 @@ from ._common import (
     Claimed,
     DeadEvent,
     NewRow,
+    OutboxEntry,
     OutboxError,
     OutboxStats,
     Reschedule,
     check_identifier,
+    entry_from_row,
 )
 
 __all__ = ["SqliteBackend"]
@@ -315,6 +318,11 @@ class SqliteBackend:
             )
             for r in rows
         ]
+
+    def entry(self, event_id: str) -> OutboxEntry | None:
+        """One event's row, or None."""
+        row = self._db().execute(f"SELECT {ENTRY_COLUMNS} FROM {self._t} WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else entry_from_row(row, _utc)
 
     def requeue(self, ids: Sequence[str]) -> int:
         """Dead rows back to pending, due now, attempts reset."""

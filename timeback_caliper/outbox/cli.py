@@ -202,9 +202,7 @@ def drain_command(
     as_json: bool,
 ) -> None:
     """Send due events (API settings from TIMEBACK_* variables); SIGTERM stops cleanly."""
-    box = _open(
-        ctx, lease_seconds=lease, backoff_base=backoff_base, backoff_cap=backoff_cap, max_attempts=max_attempts
-    )
+    box = _open(ctx, lease_seconds=lease, backoff_base=backoff_base, backoff_cap=backoff_cap, max_attempts=max_attempts)
     client = _client(timeout, deadline, http_attempts, retry_delay, retry_ambiguous)
     ctx.call_on_close(client.close)
     stop = threading.Event()
@@ -231,8 +229,7 @@ def drain_command(
                 stop.wait(pause)
                 pause = min(pause * 2, 60.0)
                 continue
-            for key, value in report.as_dict().items():
-                totals[key] = value if isinstance(value, str) else totals.get(key, 0) + value
+            failure, totals = None, report.as_dict()
             break
     if as_json:
         click.echo(json.dumps({**totals, "error": str(failure) if failure else None}))
@@ -300,16 +297,17 @@ def dead_command(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def requeue_command(ctx: click.Context, ids: tuple[str, ...], everything: bool) -> None:
     """Put dead events (by id, or --all) back in the queue after fixing the cause."""
-    box = _open(ctx)
-    wanted = list(ids)
-    if everything:
-        while batch := [d.id for d in box.dead(1000) if d.id not in wanted]:
-            wanted.extend(batch)
-            if len(batch) < 1000:
-                break
-    if not wanted:
+    if not ids and not everything:
         raise click.UsageError("give event ids or --all")
-    click.echo(f"requeued {box.requeue(wanted)} events")
+    box = _open(ctx)
+    count = box.requeue(ids)
+    if everything:  # in pages: a requeued event leaves the dead list, so each page is new
+        while page := [d.id for d in box.dead(1000)]:
+            done = box.requeue(page)
+            count += done
+            if done == 0:
+                break
+    click.echo(f"requeued {count} events")
 
 
 @outbox.command("purge")
