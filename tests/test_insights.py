@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -327,6 +328,20 @@ def test_overview_takes_a_zoneinfo(api: responses.RequestsMock, client: CaliperC
     assert week.summary.biggest_insight is None and week.trend == [] and week.breakdown == []
 
 
+def test_without_a_tz_database_the_server_checks_the_zone(
+    api: responses.RequestsMock, client: CaliperClient, monkeypatch: pytest.MonkeyPatch
+):
+    def no_database(key: str) -> Any:
+        raise zoneinfo.ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(zoneinfo, "ZoneInfo", no_database)
+    monkeypatch.setattr(zoneinfo, "available_timezones", set)
+    api.get(
+        OVERVIEW_URL, json={"summary": {}}, match=[q(startedAfter=STAMP_0, startedBefore=STAMP_1, targetTimezone="X/Y")]
+    )
+    client.insights.overview(USER, **overview_kwargs(target_timezone="X/Y"))
+
+
 # ------------------------------------------------------------------------------------------------ lenient reading
 
 
@@ -353,6 +368,14 @@ def test_unknown_vocabulary_is_kept_and_odd_values_never_crash(api: responses.Re
     assert odd.started_at_time is None and odd.version is None and odd.raw["durationInSeconds"] == "300"
     assert safety.category == "safety" and safety.duration_in_seconds == 12.5
     assert page.session is None and page.total is None and page.rows == 4
+
+
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "-1", "1e400"])
+def test_non_finite_paging_numbers_are_ignored(api: responses.RequestsMock, client: CaliperClient, number: str):
+    body = f'{{"insights": [{{"id": "x", "durationInSeconds": 5}}], "total": {number}, "limit": {number}}}'
+    api.get(USER_URL, body=body, content_type="application/json")
+    page = client.insights.user(USER)
+    assert (page.total, page.limit, page.rows, page.has_more) == (None, 20, 1, False)
 
 
 def test_overview_keeps_unknown_levels(api: responses.RequestsMock, client: CaliperClient):
@@ -424,6 +447,7 @@ def test_unreadable_2xx_answers_raise_unexpected_response(
 # ------------------------------------------------------------------------------------------------ argument checks
 
 AWARE = datetime(2025, 1, 15, tzinfo=UTC)
+STAMP_0, STAMP_1 = "2025-01-15T00:00:00.000Z", "2025-01-16T00:00:00.000Z"
 NAIVE = datetime(2025, 1, 15)
 LATER = AWARE + timedelta(days=1)
 
@@ -450,6 +474,7 @@ BAD_CALLS: list[Any] = [
     pytest.param("user", (USER,), {"types": []}, "types", id="types-empty"),
     pytest.param("user", (USER,), {"types": ["Idling,Game"]}, "types[0]", id="type-comma"),
     pytest.param("user", (USER,), {"types": [5]}, "types[0]", id="type-int"),
+    pytest.param("user", (USER,), {"types": 5}, "types", id="types-not-iterable"),
     pytest.param("sessions", (USER,), {"limit": 101}, "limit", id="sessions-limit"),
     pytest.param("sessions", (USER,), {"offset": -5}, "offset", id="sessions-offset"),
     pytest.param("sessions", (USER,), {"is_proctored": "yes"}, "is_proctored", id="sessions-proctored-str"),
@@ -464,6 +489,9 @@ BAD_CALLS: list[Any] = [
     pytest.param("overview", (USER,), overview_kwargs(target_timezone="Mars/Olympus"), "target_timezone", id="tz-bad"),
     pytest.param("overview", (USER,), overview_kwargs(target_timezone="+02:00"), "target_timezone", id="tz-offset"),
     pytest.param("overview", (USER,), overview_kwargs(target_timezone=""), "target_timezone", id="tz-empty"),
+    pytest.param("overview", (USER,), overview_kwargs(target_timezone="America"), "target_timezone", id="tz-dir"),
+    pytest.param("overview", (USER,), overview_kwargs(target_timezone="a" * 300), "target_timezone", id="tz-long"),
+    pytest.param("overview", (USER,), overview_kwargs(target_timezone="../x"), "target_timezone", id="tz-path"),
     pytest.param("overview", (USER,), overview_kwargs(target_timezone=UTC), "target_timezone", id="tz-fixed"),
     pytest.param("overview", (USER,), overview_kwargs(started_after=NAIVE), "started_after", id="overview-naive"),
     pytest.param("overview", (USER,), overview_kwargs(started_after=None), "started_after", id="overview-missing"),

@@ -426,11 +426,20 @@ def test_secrets_never_reach_the_logs(
     api.put(HOOK, status=400, json={"error": "bad", "details": [{"path": ["secret"], "message": NEW_SECRET}]})
     created = client.webhooks.create(hook_input())
     client.webhooks.list()
-    with pytest.raises(BadRequestError):
+    with pytest.raises(BadRequestError) as err:
         client.webhooks.update(HOOK_ID, hook_input())
     assert created.secret == NEW_SECRET
+    assert NEW_SECRET not in str(err.value) and NEW_SECRET not in repr(vars(err.value))  # an echo is masked too
+    assert err.value.errors == [{"path": ["secret"], "message": "***"}]
     assert caplog.records  # DEBUG logging really was on
     assert NEW_SECRET not in caplog.text and "secret123" not in caplog.text
+
+
+def test_unreadable_answers_keep_their_body_without_secrets(api: responses.RequestsMock, client: CaliperClient):
+    api.get(HOOKS, json={"hooks": [{"id": "1", "secret": "secret123"}], "secret": 5})
+    with pytest.raises(UnexpectedResponseError) as err:
+        client.webhooks.list()
+    assert err.value.body == {"hooks": [{"id": "1", "secret": "***"}], "secret": 5}
 
 
 def test_no_signature_verification_is_offered():

@@ -31,6 +31,16 @@ from .errors import (
 from .models._base import CALIPER_V1P2, register_vocabulary
 from .models.api import JobStatus, SendResult, StoredEvent, StoredEventsPage, ValidationResult
 from .models.caliper.envelope import Envelope
+from .models.insights import (
+    Application,
+    Insight,
+    InsightSession,
+    InsightType,
+    Overview,
+    OverviewLevel,
+    SessionSummary,
+)
+from .models.webhooks import FilterOperation, FilterType, Webhook, WebhookFilter, WebhookFilterInput, WebhookInput
 from .serialization import dumps, parse, to_dict, validate
 from .timeback import (
     ActivityEvent,
@@ -53,22 +63,30 @@ from .xp import compute_xp
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "CALIPER_V1P2",
     "ActivityEvent",
     "ActivityMetric",
     "ApiError",
+    "Application",
     "AuthenticationError",
     "BadRequestError",
+    "CALIPER_V1P2",
     "CaliperClient",
     "CaliperValidationError",
     "CaliperWarning",
     "ConflictError",
     "Envelope",
+    "FilterOperation",
+    "FilterType",
     "ForbiddenError",
+    "Insight",
+    "InsightSession",
+    "InsightType",
     "JobFailedError",
     "JobStatus",
     "JobTimeoutError",
     "NotFoundError",
+    "Overview",
+    "OverviewLevel",
     "PartialSendError",
     "PayloadTooLargeError",
     "Problem",
@@ -76,6 +94,7 @@ __all__ = [
     "RetryPolicy",
     "SendResult",
     "ServerError",
+    "SessionSummary",
     "StoredEvent",
     "StoredEventsPage",
     "TimeSpentEvent",
@@ -91,6 +110,10 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "ValidationResult",
+    "Webhook",
+    "WebhookFilter",
+    "WebhookFilterInput",
+    "WebhookInput",
     "__version__",
     "caliper",
     "compute_xp",

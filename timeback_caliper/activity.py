@@ -3,19 +3,26 @@
 For back ends and cron jobs that know a learner finished an activity: one call builds the ActivityEvent (and a
 TimeSpentEvent when ``time`` is given) from short inputs and sends both in **one** envelope. The client is configured
 once (:class:`ActivityConfig`: app name, sensor, activity URL base, course map) so call sites stay short.
+``record(..., gradebook=True)`` also writes the OneRoster result; ``start()`` begins an activity run that measures
+time in this process (:mod:`timeback_caliper.activity_run`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time as _time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import attrs
 
+from ._http import PerProcess
 from .errors import CaliperValidationError, Problem, TimebackError
 from .models._base import CaliperModel, utcnow
 from .models._validate import _IRI
@@ -31,7 +38,14 @@ from .models.timeback import (
 )
 from .timeback import create_activity_event, create_time_spent_event
 
+if TYPE_CHECKING:
+    from .activity_run import ActivityRun, ErrorCallback
+    from .gradebook import Gradebook
+    from .models.gradebook import AssessmentResult
+
 __all__ = ["DEFAULT_API_URL", "Activity", "ActivityConfig"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.alpha-1edtech.ai"
 """The production Timeback API host, where OneRoster user URLs live."""
@@ -40,6 +54,17 @@ M = TypeVar("M")
 
 _URL = _IRI  # the same absolute-IRI test the validator applies
 _COURSE_KEYS = frozenset({"subject", "grade", "name", "id"})
+_TIME_OWNERS_KEPT = 10_000
+"""Run ids whose time a client remembers (for the double-counting check), oldest forgotten first."""
+
+
+class _Runs:
+    """The runs a client holds: the active run per (learner, activity), and who sent time for which run id."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active: dict[tuple[str, str], ActivityRun] = {}
+        self.time_owner: OrderedDict[str, str] = OrderedDict()
 
 
 def _built(cls: type[M], path: str, **kwargs: Any) -> M:
@@ -145,12 +170,28 @@ def _seconds(ms: int | float) -> int | float:
     return ms // 1000 if type(ms) is int and ms % 1000 == 0 else ms / 1000
 
 
+@attrs.frozen
+class _Parts:
+    """What every event of one learner's activity shares, built once from the inputs."""
+
+    actor: TimebackUser
+    context: TimebackActivityContext
+    code: str | None
+    """The course code (``extensions.courseId``), when known."""
+    object_id: str
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.object_id}/runs/{quote(run_id, safe='')}"
+
+
 class Activity:
-    """``client.activity``: record a finished activity for a learner from a back end or a cron job.
+    """``client.activity``: record a finished activity for a learner, or run one (:meth:`start`).
 
     Do not double count time: pass ``time`` only when the server owns time tracking (the front end sends no
     TimeSpentEvent heartbeats, the SDK's ``time: false``) or when importing offline data. If the front end already
-    sends heartbeats under the same ``run_id``, sending ``time`` again counts those minutes twice.
+    sends heartbeats under the same ``run_id``, sending ``time`` again counts those minutes twice. For the same
+    reason a run id whose time an activity run of this client measures (``start(time=True)``) is refused by
+    ``record(time=...)``, and the other way round.
     """
 
     def __init__(
@@ -159,6 +200,8 @@ class Activity:
         send: Callable[[Envelope], Any] | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = _time.monotonic,
+        gradebook: Gradebook | None = None,
     ) -> None:
         """Bind the app's configuration to a send function (``client.events.send_envelope``).
 
@@ -166,12 +209,70 @@ class Activity:
             config: The app name, sensor, activity URL base, course map and Timeback API host.
             send: Sends one envelope and returns its result; ``None`` allows :meth:`build` only.
             clock: Returns the current time as an aware datetime (injectable for tests).
+            monotonic: Seconds on a monotonic clock, which activity runs measure time with (injectable for tests).
+            gradebook: ``client.gradebook``, for ``record(..., gradebook=True)``.
         """
         if not isinstance(config, ActivityConfig):
             raise TypeError(f"config must be an ActivityConfig, got {type(config).__name__}")
         self.config = config
         self._send = send
         self._clock = clock
+        self._monotonic = monotonic
+        self._gradebook = gradebook
+        # Per process: a forked child starts with no runs (they measure the parent's time) and a fresh lock.
+        self._runs = PerProcess(_Runs)
+
+    def start(
+        self,
+        *,
+        user: Mapping[str, Any],
+        id: str,
+        name: str,
+        course: Mapping[str, Any],
+        run_id: str | None = None,
+        time: bool = True,
+        process: bool | None = None,
+        on_error: ErrorCallback | None = None,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> ActivityRun:
+        """Start an activity run: measure the learner's active time here and report it (see ``ActivityRun``).
+
+        Args:
+            user: ``{"email": ..., "timeback_id"?: ...}``, as for :meth:`record`.
+            id: The activity id (appended to ``activity_base_url``).
+            name: The activity's display name.
+            course: ``{"code": ...}`` or ``{"subject": ..., "grade": ...}``, as for :meth:`record`.
+            run_id: The run id (``extensions.runId``); a fresh UUID when omitted.
+            time: Send TimeSpentEvents (``flush_time_spent``, ``pause``, ``end``). ``False`` when the front end
+                already sends heartbeats for this run: the run then measures time (for XP) but never sends it.
+            process: ``object.process`` on every event of the run; omitted unless set.
+            on_error: ``on_error(error, context)`` receives send failures instead of an exception; ``context["type"]``
+                is ``"timeSpent"``, ``"completion"`` or ``"gradebook"``.
+            clock: Wall clock for event times and windows (default: this resource's).
+            monotonic: Monotonic clock that measures durations (default: this resource's).
+
+        Returns:
+            The run, counting active time from now.
+
+        Raises:
+            ActivityRunError: this client already has an active run for this learner and activity (it is named).
+            CaliperValidationError: an input is invalid, or ``run_id`` already had its time sent by
+                :meth:`record` (double counting); nothing was started.
+        """
+        from .activity_run import ActivityRun
+
+        return ActivityRun._begin(
+            self,
+            user=user,
+            activity={"id": id, "name": name, "course": course},
+            run_id=run_id,
+            time=time,
+            process=process,
+            on_error=on_error,
+            clock=clock or self._clock,
+            monotonic=monotonic or self._monotonic,
+        )
 
     def record(
         self,
@@ -185,31 +286,58 @@ class Activity:
         process: bool | None = None,
         attempt: int | None = None,
         event_time: datetime | None = None,
+        gradebook: bool = False,
     ) -> Any:
         """Build the run's events (see :meth:`build`) and send them in one envelope.
 
+        With ``gradebook=True`` the OneRoster result is written once the events were accepted: line item
+        ``sourcedId`` = the activity id (created on first use), ``score`` = the accuracy percentage when the
+        question counts are known, ``metadata`` = ``{xp, accuracy, totalQuestions, correctQuestions,
+        masteredUnits}``. It needs ``user["timeback_id"]`` (the OneRoster student) and is refused with
+        ``process=True``, which makes Timeback write a second result.
+
         Returns:
-            Whatever the send function returns (``client.events.send_envelope`` gives a ``SendResult``).
+            Whatever the send function returns (``client.events.send_envelope`` gives a ``SendResult``); with
+            ``gradebook=True`` a :class:`RecordResult` whose ``gradebook_error`` reports a failed gradebook write
+            apart from the accepted events (never raised: recording again would count the XP twice).
 
         Raises:
-            CaliperValidationError: an input is missing or invalid; nothing was sent.
-            TimebackError: this ``Activity`` has no send function, or the send failed.
+            CaliperValidationError: an input is missing or invalid, or ``time`` is given for a run id whose time an
+                activity run of this client sends (double counting); nothing was sent.
+            TimebackError: this ``Activity`` has no send function (or no gradebook), or the send failed.
         """
+        from .activity_run import RecordResult, note_time, refuse_double_count
+
         if self._send is None:
             raise TimebackError("this Activity was built without a send function: use build() and send the envelope")
-        return self._send(
-            self.build(
-                user=user,
-                activity=activity,
-                metrics=metrics,
-                time=time,
-                run_id=run_id,
-                sensor=sensor,
-                process=process,
-                attempt=attempt,
-                event_time=event_time,
-            )
+        if gradebook:
+            self._check_gradebook(user, process)
+        if time is not None and run_id is not None:
+            refuse_double_count(self, run_id, "record")
+        envelope, inputs, parts = self._build(
+            user=user,
+            activity=activity,
+            metrics=metrics,
+            time=time,
+            run_id=run_id,
+            sensor=sensor,
+            process=process,
+            attempt=attempt,
+            event_time=event_time,
         )
+        run = str(envelope.data[-1].run_id)
+        result = self._send(envelope)
+        if time is not None:
+            note_time(self, run, "record")
+        if not gradebook:
+            return result
+        user_in, activity_in, metrics_in = inputs
+        try:
+            written = self._write_gradebook(user_in, activity_in, metrics_in, parts, run, envelope.data[-1].event_time)
+        except TimebackError as exc:
+            logger.warning("run %s: events accepted, but the gradebook write failed: %s", run, exc)
+            return RecordResult(run_id=run, send=result, gradebook_error=exc)
+        return RecordResult(run_id=run, send=result, gradebook=written)
 
     def build(
         self,
@@ -246,6 +374,32 @@ class Activity:
         Raises:
             CaliperValidationError: an input is missing or invalid (each problem names its input path and rule).
         """
+        envelope, _, _ = self._build(
+            user=user,
+            activity=activity,
+            metrics=metrics,
+            time=time,
+            run_id=run_id,
+            sensor=sensor,
+            process=process,
+            attempt=attempt,
+            event_time=event_time,
+        )
+        return envelope
+
+    def _build(
+        self,
+        *,
+        user: Mapping[str, Any],
+        activity: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        time: Mapping[str, Any] | None,
+        run_id: str | None,
+        sensor: str | None,
+        process: bool | None,
+        attempt: int | None,
+        event_time: datetime | None,
+    ) -> tuple[Envelope, tuple[dict[str, Any], dict[str, Any], dict[str, Any]], _Parts]:
         cfg = self.config
         now = self._clock()
         when = now if event_time is None else event_time
@@ -258,10 +412,106 @@ class Activity:
             ("xp_earned",),
         )
         run = str(uuid.uuid4()) if run_id is None else _text(run_id, "run_id")
+        parts = self._parts(user_in, activity_in, process)
+        run_url = parts.run_url(run)
+        completion = create_activity_event(
+            actor=parts.actor,
+            object=parts.context,
+            metrics=self._activity_metrics(metrics_in),
+            attempt=attempt,
+            generated_extensions=self._pct(metrics_in),
+            event_time=when,
+            run_id=run,
+            course_id=parts.code,
+            generated_id=f"{run_url}/completion",
+        )
+        data: list[CaliperModel] = [completion]
+        if time is not None:
+            time_in = _inputs(time, "time", ("started_at", "ended_at", "active_ms", "inactive_ms"))
+            spent = create_time_spent_event(
+                actor=parts.actor,
+                object=parts.context,
+                metrics=self._time_metrics(time_in),
+                event_time=time_in.get("ended_at", when),
+                run_id=run,
+                course_id=parts.code,
+                generated_id=f"{run_url}/time",
+            )
+            data.insert(0, spent)  # time first, then the completion it leads to
+        envelope = Envelope(sensor=cfg.sensor if sensor is None else _sensor(sensor), send_time=now, data=data)
+        return envelope, (user_in, activity_in, metrics_in), parts
 
-        actor = _built(TimebackUser, "user", id=self._actor_id(user_in), email=user_in["email"])
-        code, subject, course = self._course(activity_in["course"])
-        object_id = f"{cfg.activity_base_url}/{quote(_text(activity_in['id'], 'activity.id'), safe='/')}"
+    def write_gradebook(
+        self,
+        *,
+        user: Mapping[str, Any],
+        activity: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        run_id: str,
+        event_time: datetime | None = None,
+    ) -> AssessmentResult:
+        """Write only the gradebook part of ``record(..., gradebook=True)``: retry it after a ``gradebook_error``.
+
+        Takes the same ``user``, ``activity`` and ``metrics`` as :meth:`record`, and the ``run_id`` of the recorded
+        run (``RecordResult.run_id``). The result's ``sourcedId`` is derived from the run, so writing it twice
+        gives one result.
+
+        Raises:
+            CaliperValidationError: an input is invalid or ``user`` has no ``timeback_id``.
+            TimebackError: no gradebook is configured, or the write failed (``ApiError``, ``TransportError``).
+        """
+        self._check_gradebook(user, None)
+        user_in = _inputs(user, "user", ("email", "timeback_id"), ("email", "timeback_id"))
+        activity_in = _inputs(activity, "activity", ("id", "name", "course"), ("id", "name", "course"))
+        metrics_in = _inputs(
+            metrics, "metrics", ("xp_earned", "total_questions", "correct_questions", "mastered_units", "pct_complete")
+        )
+        parts = self._parts(user_in, activity_in, None)
+        return self._write_gradebook(user_in, activity_in, metrics_in, parts, _text(run_id, "run_id"), event_time)
+
+    def _check_gradebook(self, user: Any, process: bool | None) -> None:
+        """Refuse a gradebook write that cannot work, before anything is sent."""
+        if self._gradebook is None:
+            raise TimebackError("this Activity has no gradebook: use client.activity (wired to client.gradebook)")
+        if process is True:
+            raise _fail(
+                "process",
+                "gradebook=True with process=True would write two results (Timeback writes one when process is "
+                "true): use one or the other",
+            )
+        if not isinstance(user, Mapping) or user.get("timeback_id") is None:
+            raise _fail("user.timeback_id", "gradebook=True needs user['timeback_id'] (the OneRoster student id)")
+
+    def _write_gradebook(
+        self,
+        user: Mapping[str, Any],
+        activity: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        parts: _Parts,
+        run_id: str,
+        when: datetime | str | None,
+    ) -> AssessmentResult:
+        if self._gradebook is None:  # _check_gradebook ran first; this keeps the type checker honest
+            raise TimebackError("this Activity has no gradebook")
+        return self._gradebook.record_activity_result(
+            activity_id=str(activity["id"]),
+            title=str(activity["name"]),
+            student=str(user["timeback_id"]),
+            xp_earned=metrics.get("xp_earned"),
+            total_questions=metrics.get("total_questions"),
+            correct_questions=metrics.get("correct_questions"),
+            mastered_units=metrics.get("mastered_units"),
+            # One result per run: a retry after an unanswered write gets a 409 instead of storing a second result.
+            result_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parts.run_url(run_id)}/result")),
+            score_date=when if isinstance(when, datetime) else None,
+        )
+
+    # ---------------------------------------------------------------------------------------------- pieces
+    def _parts(self, user: Mapping[str, Any], activity: Mapping[str, Any], process: bool | None) -> _Parts:
+        cfg = self.config
+        actor = _built(TimebackUser, "user", id=self._actor_id(user), email=user["email"])
+        code, subject, course = self._course(activity["course"])
+        object_id = f"{cfg.activity_base_url}/{quote(_text(activity['id'], 'activity.id'), safe='/')}"
         context = _built(
             TimebackActivityContext,
             "activity",
@@ -269,37 +519,11 @@ class Activity:
             subject=subject,
             app=_built(TimebackApp, "app", name=cfg.app_name, id=cfg.app_id),
             course=course,
-            activity=_built(TimebackActivity, "activity", name=_text(activity_in["name"], "activity.name")),
+            activity=_built(TimebackActivity, "activity", name=_text(activity["name"], "activity.name")),
             process=process,
         )
-        run_url = f"{object_id}/runs/{quote(run, safe='')}"
-        completion = create_activity_event(
-            actor=actor,
-            object=context,
-            metrics=self._activity_metrics(metrics_in),
-            attempt=attempt,
-            generated_extensions=self._pct(metrics_in),
-            event_time=when,
-            run_id=run,
-            course_id=code,
-            generated_id=f"{run_url}/completion",
-        )
-        data: list[CaliperModel] = [completion]
-        if time is not None:
-            time_in = _inputs(time, "time", ("started_at", "ended_at", "active_ms", "inactive_ms"))
-            spent = create_time_spent_event(
-                actor=actor,
-                object=context,
-                metrics=self._time_metrics(time_in),
-                event_time=time_in.get("ended_at", when),
-                run_id=run,
-                course_id=code,
-                generated_id=f"{run_url}/time",
-            )
-            data.insert(0, spent)  # time first, then the completion it leads to
-        return Envelope(sensor=cfg.sensor if sensor is None else _sensor(sensor), send_time=now, data=data)
+        return _Parts(actor, context, code, object_id)
 
-    # ---------------------------------------------------------------------------------------------- pieces
     def _actor_id(self, user: Mapping[str, Any]) -> str:
         timeback_id = user.get("timeback_id")
         if timeback_id is None:

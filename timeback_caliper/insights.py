@@ -103,7 +103,7 @@ class _Query:
     def types(self, value: InsightTypes | None, allow_unknown: bool) -> None:
         if value is None:
             return
-        items: list[Any] = [value] if isinstance(value, str) else list(value)
+        items: list[Any] = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else []
         if not items:
             self.problem("types", "must name at least one insight type (None means every type)", "vocabulary")
         names: dict[str, None] = {}  # ordered and without repeats
@@ -130,7 +130,7 @@ class _Query:
             return
         try:
             zoneinfo.ZoneInfo(key)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a directory
             # Without any tz database (a slim container, Windows without tzdata) every name fails here:
             # then the server, which checks the name too, has the last word.
             if zoneinfo.available_timezones():

@@ -4,7 +4,8 @@ The client manages registrations only. The payload the service posts to a webhoo
 not documented (contract §11), so this module offers no ``verify()``: there is no scheme to check against.
 
 Secrets: a webhook's ``secret`` travels in request and response bodies, so every call here asks the HTTP layer
-not to log bodies (``sensitive=True``), models keep it out of ``repr``, and log lines name webhooks by id only.
+not to log bodies (``sensitive=True``), models keep it out of ``repr``, log lines name webhooks by id only, and an
+error's message and kept body show ``***`` in its place (also where a server echoes the input).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._http import HttpResponse, HttpTransport
-from .errors import CaliperValidationError, Problem, UnexpectedResponseError
+from .errors import ApiError, CaliperValidationError, Problem, UnexpectedResponseError
 from .models.webhooks import Webhook, WebhookFilter, WebhookFilterInput, WebhookInput
 
 __all__ = ["WebhookFilters", "Webhooks"]
@@ -43,13 +44,27 @@ def _id(name: str, value: Any) -> str:
     return quote(value, safe="")
 
 
+MASK = "***"
+
+
+def _masked(value: Any, secret: str | None) -> Any:
+    """``value`` with every ``secret`` key's value, and every echo of ``secret`` in a string, replaced by ``***``."""
+    if isinstance(value, dict):
+        return {k: MASK if k == "secret" and isinstance(v, str) else _masked(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, secret) for v in value]
+    if isinstance(value, str) and secret:
+        return value.replace(secret, MASK)
+    return value
+
+
 def _read(reply: HttpResponse, reader: Callable[[Any], T]) -> T:
     try:
         return reader(reply.body)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a safety net: readers are meant to be total
-        # The body is kept for diagnosis, as on every UnexpectedResponseError; it is never part of the message.
+        # The body is kept for diagnosis, as on every UnexpectedResponseError, but without any webhook's secret.
         raise UnexpectedResponseError(
-            str(exc), status_code=reply.status_code, body=reply.body, request_id=reply.request_id
+            str(exc), status_code=reply.status_code, body=_masked(reply.body, None), request_id=reply.request_id
         ) from exc
 
 
@@ -194,6 +209,14 @@ class Webhooks:
         path = _WEBHOOK.format(id=_id("webhook_id", webhook_id)) + "/deactivate"
         return _read(self._request("PUT", path), Webhook.from_reply)
 
-    def _request(self, method: str, path: str, *, json: Any = None) -> HttpResponse:
+    def _request(self, method: str, path: str, *, json: dict[str, Any] | None = None) -> HttpResponse:
         # Webhook bodies, in both directions, carry the secret in clear: never let them reach a DEBUG log.
-        return self._http.request(method, path, json=json, sensitive=True)
+        try:
+            return self._http.request(method, path, json=json, sensitive=True)
+        except ApiError as exc:
+            # A server may echo the input (a zod error quoting the value): mask the secret in what the error shows.
+            secret = json.get("secret") if json else None
+            exc.message = _masked(exc.message, secret)
+            exc.args = (exc.message,)
+            exc.body, exc.errors = _masked(exc.body, secret), _masked(exc.errors, secret)
+            raise

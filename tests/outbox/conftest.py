@@ -7,7 +7,6 @@ server cannot be reached, the tests fail under ``CI=true`` and skip otherwise.
 
 from __future__ import annotations
 
-import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -21,49 +20,12 @@ from timeback_caliper._http import RetryPolicy
 from timeback_caliper.models.api import SendResult
 from timeback_caliper.outbox import Outbox
 
+from .events import ACTIVITY_EVENT, SENSOR, make_event, make_events
+
+__all__ = ["ACTIVITY_EVENT", "SENSOR", "make_event", "make_events"]
+
 PG_URL = os.environ.get("TIMEBACK_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SENSOR = "https://app.example.com/sensors/outbox"
-
-# A server-valid Timeback ActivityEvent (contract §8), from the "xp earned" example; each copy gets a fresh id.
-ACTIVITY_EVENT: dict[str, Any] = {
-    "@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
-    "id": "urn:uuid:c51570e4-f8ed-4c18-bb3a-dfe51b2cc594",
-    "type": "ActivityEvent",
-    "profile": "TimebackProfile",
-    "actor": {
-        "id": "https://api.alpha-1edtech.com/ims/oneroster/rostering/v1p2/users/student-123",
-        "type": "TimebackUser",
-        "email": "student.email@example.com",
-    },
-    "action": "Completed",
-    "object": {
-        "id": "https://app.example.com/activities/quiz-1",
-        "type": "TimebackActivityContext",
-        "subject": "Reading",
-        "app": {"name": "Outbox Test App"},
-        "activity": {"name": "Answered quiz"},
-    },
-    "eventTime": "2025-11-18T10:15:00.000Z",
-    "generated": {
-        "id": "https://app.example.com/metrics/1",
-        "type": "TimebackActivityMetricsCollection",
-        "items": [{"type": "xpEarned", "value": 10}],
-    },
-}
-
-
-def make_event(n: int = 0, **changes: Any) -> dict[str, Any]:
-    """A fresh valid event wire dict (new urn:uuid id)."""
-    event = copy.deepcopy(ACTIVITY_EVENT)
-    event["id"] = f"urn:uuid:{uuid.uuid4()}"
-    event["generated"]["id"] = f"https://app.example.com/metrics/{n}"
-    event.update(changes)
-    return event
-
-
-def make_events(count: int) -> list[dict[str, Any]]:
-    return [make_event(i) for i in range(count)]
 
 
 # ---------------------------------------------------------------------------------------------------- PostgreSQL

@@ -314,7 +314,7 @@ django.setup()
 from django.db import connection, transaction
 sys.path.insert(0, {root!r})
 from timeback_caliper.outbox import Outbox
-from tests.outbox.conftest import make_event, SENSOR
+from tests.outbox.events import make_event, SENSOR
 box = Outbox({url!r}, schema={schema!r}, table_prefix="dj")
 kept, dropped = make_event(1), make_event(2)
 with transaction.atomic():

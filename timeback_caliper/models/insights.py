@@ -9,6 +9,7 @@ resource turns into :class:`~timeback_caliper.errors.UnexpectedResponseError`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -123,8 +124,8 @@ def _num(value: Any) -> float:
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
-        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None  # json.loads reads NaN and Infinity, which int() cannot take
     return int(value)
 
 

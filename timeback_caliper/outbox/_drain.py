@@ -62,6 +62,8 @@ class DrainSettings:
     backoff_cap: float
     max_attempts: int | None
     random: Callable[[], float]
+    clock: Callable[[], float] = time.monotonic
+    """Measures how much of a lease is left (the SQLite outbox's injected clock when it has one)."""
 
 
 def classify(exc: BaseException) -> str:
@@ -185,7 +187,7 @@ class _Drainer:
     def process(self, claimed: list[Claimed]) -> None:
         """Send and settle one claimed batch; whatever is left unsettled is handed back."""
         self.held = {c.seq: c for c in claimed}
-        self.lease_from = time.monotonic()
+        self.lease_from = self.settings.clock()
         by_sensor: dict[str, list[Claimed]] = {}
         for c in claimed:
             by_sensor.setdefault(c.sensor, []).append(c)
@@ -224,10 +226,10 @@ class _Drainer:
 
     def _keep_lease(self) -> bool:
         """Renew the lease when it may run out during the next send; False if nothing is held any more."""
-        if self.settings.lease - (time.monotonic() - self.lease_from) >= self.margin:
+        if self.settings.lease - (self.settings.clock() - self.lease_from) >= self.margin:
             return True
         still = self._write("renew the lease", self.backend.renew, self.token, self.settings.lease)
-        self.lease_from = time.monotonic()
+        self.lease_from = self.settings.clock()
         lost = [s for s in self.held if s not in still]
         for seq in lost:
             self.held.pop(seq)

@@ -6,6 +6,7 @@ import logging
 import os
 import random as _random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -78,6 +79,7 @@ class Outbox:
             backoff_cap=float(backoff_cap),
             max_attempts=max_attempts,
             random=random,
+            clock=clock or time.monotonic,
         )
         self._backend = _open_backend(os.fspath(url), table_prefix=table_prefix, schema=schema, clock=clock)
         self._closed = False

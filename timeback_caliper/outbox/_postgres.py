@@ -197,7 +197,7 @@ class PostgresBackend:
             )
             .fetchall()
         )
-        rows.sort(key=lambda r: r[0])
+        rows.sort(key=lambda r: r[0])  # RETURNING has no order; within a batch, send in the order they were added
         return [
             Claimed(seq=r[0], event_id=r[1], sensor=r[2], payload=r[3], attempts=r[4], reclaimed=bool(r[5]))
             for r in rows

@@ -207,6 +207,7 @@ class SqliteBackend:
                 "WHERE seq = ?",
                 [(token, worker, now, now + lease, r[0]) for r in rows],
             )
+        rows.sort(key=lambda r: r[0])  # within a batch, send in the order they were added
         return [
             Claimed(seq=r[0], event_id=r[1], sensor=r[2], payload=r[3], attempts=r[4] + 1, reclaimed=r[5] == INFLIGHT)
             for r in rows

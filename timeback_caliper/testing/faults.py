@@ -185,7 +185,9 @@ def _retry_after_text(value: float | str) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-_HEAD = re.compile(r"^(?P<kind>\d+|[A-Za-z][A-Za-z-]*)(?:=(?P<value>[0-9.]+))?(?:x(?P<count>\d+|\*))?(?:@(?P<path>\S+))?$")
+_HEAD = re.compile(
+    r"^(?P<kind>\d+|[A-Za-z][A-Za-z-]*)(?:=(?P<value>[0-9.]+))?(?:x(?P<count>\d+|\*))?(?:@(?P<path>\S+))?$"
+)
 _KIND_ALIASES = {"expire": "expire-token", "job-failed": "job-fail", "delayed": "job-delayed"}
 
 
