@@ -7,8 +7,10 @@ import logging
 from . import caliper
 from ._http import RetryPolicy
 from ._version import __version__
+from .activity_run import ActivityRun, RecordResult
 from .client import CaliperClient
 from .errors import (
+    ActivityRunError,
     ApiError,
     AuthenticationError,
     BadRequestError,
@@ -28,9 +30,11 @@ from .errors import (
     TransportError,
     UnexpectedResponseError,
 )
+from .gradebook import Gradebook
 from .models._base import CALIPER_V1P2, register_vocabulary
 from .models.api import JobStatus, SendResult, StoredEvent, StoredEventsPage, ValidationResult
 from .models.caliper.envelope import Envelope
+from .models.gradebook import AssessmentLineItem, AssessmentResult
 from .models.insights import (
     Application,
     Insight,
@@ -65,8 +69,12 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "ActivityEvent",
     "ActivityMetric",
+    "ActivityRun",
+    "ActivityRunError",
     "ApiError",
     "Application",
+    "AssessmentLineItem",
+    "AssessmentResult",
     "AuthenticationError",
     "BadRequestError",
     "CALIPER_V1P2",
@@ -78,6 +86,7 @@ __all__ = [
     "FilterOperation",
     "FilterType",
     "ForbiddenError",
+    "Gradebook",
     "Insight",
     "InsightSession",
     "InsightType",
@@ -91,6 +100,7 @@ __all__ = [
     "PayloadTooLargeError",
     "Problem",
     "RateLimitError",
+    "RecordResult",
     "RetryPolicy",
     "SendResult",
     "ServerError",

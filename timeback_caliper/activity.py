@@ -17,7 +17,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 import attrs
@@ -28,6 +28,7 @@ from .models._base import CaliperModel, utcnow
 from .models._validate import _IRI
 from .models.caliper.envelope import Envelope
 from .models.timeback import (
+    ActivityEvent,
     ActivityMetric,
     TimebackActivity,
     TimebackActivityContext,
@@ -54,8 +55,6 @@ M = TypeVar("M")
 
 _URL = _IRI  # the same absolute-IRI test the validator applies
 _COURSE_KEYS = frozenset({"subject", "grade", "name", "id"})
-_TIME_OWNERS_KEPT = 10_000
-"""Run ids whose time a client remembers (for the double-counting check), oldest forgotten first."""
 
 
 class _Runs:
@@ -314,7 +313,7 @@ class Activity:
             self._check_gradebook(user, process)
         if time is not None and run_id is not None:
             refuse_double_count(self, run_id, "record")
-        envelope, inputs, parts = self._build(
+        envelope = self.build(
             user=user,
             activity=activity,
             metrics=metrics,
@@ -325,15 +324,17 @@ class Activity:
             attempt=attempt,
             event_time=event_time,
         )
-        run = str(envelope.data[-1].run_id)
+        completion = cast(ActivityEvent, envelope.data[-1])  # build() puts the completion last
+        run = str(completion.run_id)
         result = self._send(envelope)
         if time is not None:
             note_time(self, run, "record")
         if not gradebook:
             return result
-        user_in, activity_in, metrics_in = inputs
         try:
-            written = self._write_gradebook(user_in, activity_in, metrics_in, parts, run, envelope.data[-1].event_time)
+            written = self._write_gradebook(
+                user, activity, metrics, str(completion.object.id), run, completion.event_time
+            )
         except TimebackError as exc:
             logger.warning("run %s: events accepted, but the gradebook write failed: %s", run, exc)
             return RecordResult(run_id=run, send=result, gradebook_error=exc)
@@ -374,32 +375,6 @@ class Activity:
         Raises:
             CaliperValidationError: an input is missing or invalid (each problem names its input path and rule).
         """
-        envelope, _, _ = self._build(
-            user=user,
-            activity=activity,
-            metrics=metrics,
-            time=time,
-            run_id=run_id,
-            sensor=sensor,
-            process=process,
-            attempt=attempt,
-            event_time=event_time,
-        )
-        return envelope
-
-    def _build(
-        self,
-        *,
-        user: Mapping[str, Any],
-        activity: Mapping[str, Any],
-        metrics: Mapping[str, Any],
-        time: Mapping[str, Any] | None,
-        run_id: str | None,
-        sensor: str | None,
-        process: bool | None,
-        attempt: int | None,
-        event_time: datetime | None,
-    ) -> tuple[Envelope, tuple[dict[str, Any], dict[str, Any], dict[str, Any]], _Parts]:
         cfg = self.config
         now = self._clock()
         when = now if event_time is None else event_time
@@ -438,8 +413,7 @@ class Activity:
                 generated_id=f"{run_url}/time",
             )
             data.insert(0, spent)  # time first, then the completion it leads to
-        envelope = Envelope(sensor=cfg.sensor if sensor is None else _sensor(sensor), send_time=now, data=data)
-        return envelope, (user_in, activity_in, metrics_in), parts
+        return Envelope(sensor=cfg.sensor if sensor is None else _sensor(sensor), send_time=now, data=data)
 
     def write_gradebook(
         self,
@@ -466,8 +440,8 @@ class Activity:
         metrics_in = _inputs(
             metrics, "metrics", ("xp_earned", "total_questions", "correct_questions", "mastered_units", "pct_complete")
         )
-        parts = self._parts(user_in, activity_in, None)
-        return self._write_gradebook(user_in, activity_in, metrics_in, parts, _text(run_id, "run_id"), event_time)
+        object_id = self._parts(user_in, activity_in, None).object_id
+        return self._write_gradebook(user_in, activity_in, metrics_in, object_id, _text(run_id, "run_id"), event_time)
 
     def _check_gradebook(self, user: Any, process: bool | None) -> None:
         """Refuse a gradebook write that cannot work, before anything is sent."""
@@ -487,7 +461,7 @@ class Activity:
         user: Mapping[str, Any],
         activity: Mapping[str, Any],
         metrics: Mapping[str, Any],
-        parts: _Parts,
+        object_id: str,
         run_id: str,
         when: datetime | str | None,
     ) -> AssessmentResult:
@@ -502,7 +476,7 @@ class Activity:
             correct_questions=metrics.get("correct_questions"),
             mastered_units=metrics.get("mastered_units"),
             # One result per run: a retry after an unanswered write gets a 409 instead of storing a second result.
-            result_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parts.run_url(run_id)}/result")),
+            result_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{object_id}/runs/{quote(run_id, safe='')}/result")),
             score_date=when if isinstance(when, datetime) else None,
         )
 

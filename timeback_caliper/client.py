@@ -19,6 +19,7 @@ from .activity import Activity, ActivityConfig
 from .applications import Applications
 from .auth import ClientCredentialsAuth, OAuthConfig, TokenCache
 from .events import DEFAULT_PATHS, Events
+from .gradebook import Gradebook
 from .insights import Insights
 from .jobs import Jobs
 from .webhooks import Webhooks
@@ -220,6 +221,10 @@ class CaliperClient:
         """The application catalogue and its cached lookup (platform back end, ``lti.readonly`` scope)."""
         self.webhooks = Webhooks(self._http)
         """Webhook and webhook-filter registrations (Caliper back end)."""
+        # OneRoster lives on the Timeback API host; contract §5.6 assumes the Caliper (Cognito) credentials work there.
+        self._oneroster_http = self._transport(self.oneroster_url, self._caliper_oauth)
+        self.gradebook = Gradebook(self._oneroster_http, dry_run=dry_run)
+        """OneRoster assessment line items and results (Timeback API host, Caliper credentials)."""
         self._activity: Activity | None = None
         self._activity_defaults: dict[str, Any] = {
             "app_name": app_name,
@@ -230,7 +235,7 @@ class CaliperClient:
 
     @property
     def activity(self) -> Activity:
-        """Record completed activities server-side (``record``/``build``).
+        """Record completed activities server-side (``record``/``build``), or run them (``start``).
 
         Needs ``app_name``, ``sensor`` and ``activity_base_url`` on the client.
         """
@@ -249,7 +254,7 @@ class CaliperClient:
                 courses=self._activity_defaults["courses"],
                 api_url=self.oneroster_url,
             )
-            self._activity = Activity(config, send=self.events.send_envelope)
+            self._activity = Activity(config, send=self.events.send_envelope, gradebook=self.gradebook)
         return self._activity
 
     # ---------------------------------------------------------------------------------------------- wiring

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "ActivityRunError",
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
@@ -192,6 +193,10 @@ class PartialSendError(TimebackError):
     ) -> None:
         super().__init__(message)
         self.message, self.sent, self.unsent, self.unsent_event_ids = message, sent, unsent, unsent_event_ids
+
+
+class ActivityRunError(TimebackError):
+    """An activity run used out of turn: a second active run, an ended or superseded run, or a bad saved state."""
 
 
 class JobFailedError(TimebackError):

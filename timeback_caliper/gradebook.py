@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._http import HttpResponse, HttpTransport, PerProcess
 from .errors import ApiError, CaliperValidationError, ConflictError, Problem, TimebackError
@@ -51,7 +51,7 @@ def _check_id(problems: list[Problem], path: str, value: Any) -> None:
         problems.append(_problem(path, f"{path} must be a non-empty sourcedId string, got {value!r}"))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -260,7 +260,9 @@ class Gradebook:
         if score is not None and not _is_number(score):
             problems.append(_problem("score", f"score must be a finite number or None, got {score!r}"))
         if not isinstance(score_status, str) or not (score_status in SCORE_STATUSES or score_status.startswith("ext:")):
-            problems.append(_problem("score_status", f"score_status must be one of {SCORE_STATUSES}, got {score_status!r}"))
+            problems.append(
+                _problem("score_status", f"score_status must be one of {SCORE_STATUSES}, got {score_status!r}")
+            )
         if status not in LINE_ITEM_STATUSES:
             problems.append(_problem("status", f"status must be one of {LINE_ITEM_STATUSES}, got {status!r}"))
         if score_date is not None and (not isinstance(score_date, datetime) or score_date.utcoffset() is None):
@@ -284,8 +286,82 @@ class Gradebook:
             sent["metadata"] = meta
         reply = self._post("results", {"assessmentResult": sent})
         created = AssessmentResult.from_wire(created_object(reply.body, "assessmentResult", sent))
-        logger.debug("created result %s on line item %s (request %s)", created.sourced_id, line_item_id, reply.request_id)
+        logger.debug(
+            "created result %s on line item %s (request %s)", created.sourced_id, line_item_id, reply.request_id
+        )
         return created
+
+    def record_activity_result(
+        self,
+        *,
+        activity_id: str,
+        title: str,
+        student: str,
+        result_id: str,
+        xp_earned: float | None = None,
+        total_questions: float | None = None,
+        correct_questions: float | None = None,
+        mastered_units: float | None = None,
+        score_date: datetime | None = None,
+    ) -> AssessmentResult:
+        """The tracking guide's gradebook step for one activity run (contract §13), as ``record(gradebook=True)``.
+
+        The line item ``activity_id`` (graded resource: the activity id too) is created on first use; the result's
+        ``score`` is the accuracy percentage when the question counts are known (none otherwise), and its
+        ``metadata`` holds ``xp``, ``accuracy``, ``totalQuestions``, ``correctQuestions`` and ``masteredUnits``.
+
+        Args:
+            activity_id: The activity id: the line item's ``sourcedId``.
+            title: The line item's title (the activity name).
+            student: The learner's OneRoster ``sourcedId``.
+            result_id: The result's ``sourcedId``; derive it from the run so that a retry cannot write a second one.
+            xp_earned: ``metadata.xp``.
+            total_questions: ``metadata.totalQuestions``; with ``correct_questions`` gives the accuracy.
+            correct_questions: ``metadata.correctQuestions``.
+            mastered_units: ``metadata.masteredUnits``.
+            score_date: When it was scored; now when omitted.
+
+        Returns:
+            The result; when ``result_id`` already exists (409: an earlier attempt was stored), the result as sent.
+
+        Raises:
+            As :meth:`create_result` (``ConflictError`` excepted).
+        """
+        self.ensure_line_item(sourced_id=activity_id, title=title, component_resource=activity_id)
+        accuracy = None
+        if _is_number(total_questions) and _is_number(correct_questions) and total_questions:
+            value = round(correct_questions / total_questions * 100, 2)
+            accuracy = int(value) if value == int(value) else value
+        metadata = {
+            "xp": xp_earned,
+            "accuracy": accuracy,
+            "totalQuestions": total_questions,
+            "correctQuestions": correct_questions,
+            "masteredUnits": mastered_units,
+        }
+        metadata = {k: v for k, v in metadata.items() if v is not None}
+        fields: dict[str, Any] = {
+            "line_item": activity_id,
+            "student": student,
+            "score": accuracy,
+            "score_date": score_date or self._clock(),
+            "metadata": metadata,
+            "sourced_id": result_id,
+        }
+        try:
+            return self.create_result(**fields)
+        except ConflictError:
+            logger.info("gradebook result %s was already written", result_id)
+            return AssessmentResult(
+                sourced_id=result_id,
+                line_item=activity_id,
+                student=student,
+                score=accuracy,
+                score_status="fully graded",
+                score_date=fields["score_date"],
+                status="active",
+                metadata=metadata,
+            )
 
     # ---------------------------------------------------------------------------------------------- plumbing
     def _post(self, path_name: str, body: dict[str, Any]) -> HttpResponse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import json.encoder
+import linecache
 import re
 import types
 import typing
@@ -53,9 +55,14 @@ def format_datetime(value: datetime | str) -> str:
         if value.tzinfo is None:
             raise CaliperValidationError("naive datetime: give a timezone-aware datetime")
         value = value.astimezone(_UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond // 1000,
     )
 
 
@@ -247,39 +254,284 @@ def make_converter() -> cattrs.Converter:
 
         return hook
 
+    unstructure_hooks: dict[type, Callable[[Any], Any]] = {}
+
     @conv.register_unstructure_hook_factory(_is_model)
     def _unstructure_factory(cls: type[WireModel]) -> Callable[[Any], Any]:
-        fields = [a for a in attrs.fields(cls) if a.name != "extra"]
-        overrides: dict[str, Any] = {
-            a.name: override(
-                rename=wire_name(a.name),
-                omit_if_default=a.default is None,
-                unstruct_hook=_passthrough if a.name in _OPAQUE else None,
-            )
-            for a in fields
-        }
-        body = make_dict_unstructure_fn(cls, conv, extra=override(omit=True), **overrides)
-        # Fields whose default is not None (an event's @context, the envelope's dataVersion) are always
-        # written, except when they hold None (parsed data that lacked them): drop only None.
-        droppable = [wire_name(a.name) for a in fields if a.default is not None]
-        tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
-
-        def hook(obj: Any) -> Any:
-            if obj.__class__ is not cls:  # a subclass in a base-typed slot: use its own hook
-                return conv.unstructure(obj, obj.__class__)
-            out = body(obj)
-            for key in droppable:
-                if out.get(key, 0) is None:
-                    del out[key]
-            if tag is not None and not obj.__dict__.get(UNTYPED):
-                out = {"type": tag, **out}
-            if obj.extra:
-                out.update(obj.extra)
-            return out
-
-        return hook
+        return _make_unstructure_hook(conv, cls, unstructure_hooks)
 
     return conv
+
+
+
+# ---------------------------------------------------------------------------------------------------- generated hooks
+# Unstructuring (to_dict) and writing (dumps, the send path) are generated per model class, once, as plain Python
+# code: the type tag first, a None check per field, the declared type's conversion inlined, and a child model's own
+# hook called directly by its class. The code follows the rules the cattrs-generated functions followed before
+# (see _field_kind); anything unusual (extra properties, a value of an unexpected type) takes the converter's own
+# hook for the declared type, so the output stays exactly the same.
+
+_ID, _DATETIME, _LIST, _DISPATCH, _HOOK = "identity", "datetime", "list", "dispatch", "hook"
+_PRIMITIVES = (str, int, float, bool, bytes)
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""Exactly ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``."""
+
+
+def _strip_optional(tp: Any) -> Any:
+    # cattrs unstructures `X | None` with X's hook (only a two-member union counts as optional), `Annotated[X, ...]`
+    # with X's.
+    while True:
+        if _origin(tp) is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        args = typing.get_args(tp)
+        if _origin(tp) in (Union, types.UnionType) and len(args) == 2 and type(None) in args:
+            tp = args[0] if args[1] is type(None) else args[1]
+            continue
+        return tp
+
+
+def _field_kind(name: str, tp: Any) -> tuple[str, Any]:
+    """How a field's value is unstructured: (kind, the item type for lists)."""
+    if name in _OPAQUE:
+        return _ID, None  # kept exactly as given (registered as a passthrough)
+    tp = _strip_optional(tp)
+    if tp in _PRIMITIVES:
+        return _ID, None
+    if tp is datetime:
+        return _DATETIME, None
+    if _is_list(tp):
+        (item,) = typing.get_args(tp) or (Any,)
+        return _LIST, item
+    if _is_model(tp) or _origin(tp) in (Union, types.UnionType):
+        return _DISPATCH, None  # a model's hook, or a union's: both go by the value's own class
+    return _HOOK, None
+
+
+def _lazy_hook(conv: cattrs.Converter, tp: Any) -> Callable[[Any], Any]:
+    # The converter's hook for a declared type, looked up on first use (a class may refer to itself).
+    found: list[Callable[[Any], Any]] = []
+
+    def hook(value: Any) -> Any:
+        if not found:
+            found.append(conv.get_unstructure_hook(tp))
+        return found[0](value)
+
+    return hook
+
+
+def _json_value(value: Any) -> str:
+    """``_ENCODE(value)`` for a value kept as is, with the common scalar types written directly."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is float and value - value == 0.0:
+        return float.__repr__(value)
+    return _ENCODE(value)
+
+
+class _Codegen:
+    """Names and globals of one generated function."""
+
+    def __init__(self, conv: cattrs.Converter, cls: type[WireModel]) -> None:
+        self.conv, self.cls = conv, cls
+        self.globs: dict[str, Any] = {"_UNTYPED": UNTYPED, "_datetime": datetime, "_json_value": _json_value}
+        self.count = 0
+
+    def ref(self, value: Any) -> str:
+        self.count += 1
+        name = f"_g{self.count}"
+        self.globs[name] = value
+        return name
+
+    def compile(self, name: str, lines: list[str]) -> Callable[[Any], Any]:
+        source = "\n".join([*lines, ""])
+        filename = f"<timeback_caliper generated {name} {id(self.cls):x}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.globs)
+        return typing.cast(Callable[[Any], Any], self.globs[name])
+
+
+def _model_fields(cls: type[WireModel]) -> list[tuple[str, str, str, Any, Any]]:
+    """(attribute, wire name, kind, item type, declared type) of each field, in wire order.
+
+    The wire order is the one the cattrs-generated functions wrote: the fields whose default is not None (required
+    ones included) in attrs order, then those that default to None, in attrs order.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for a in sorted(attrs.fields(cls), key=lambda a: a.default is None):
+        if a.name == "extra":
+            continue
+        kind, item = _field_kind(a.name, hints[a.name])
+        out.append((a.name, wire_name(a.name), kind, item, hints[a.name]))
+    return out
+
+
+def _make_unstructure_hook(
+    conv: cattrs.Converter, cls: type[WireModel], table: dict[type, Callable[[Any], Any]]
+) -> Callable[[Any], Any]:
+    """to_dict of one class: ``{"type": TYPE, <fields that are not None, in order>, **extra}``.
+
+    ``table`` maps each model class to its generated hook (shared by the converter's hooks): a child is unstructured
+    by one dict lookup on its class; a class not met yet goes through the converter once, which fills the table.
+    """
+    g = _Codegen(conv, cls)
+    g.globs.update(_cls=cls, _unstructure=conv.unstructure, _hooks=table, _udt=_unstructure_datetime)
+    tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
+    name = f"unstructure_{cls.__name__}"
+    lines = [f"def {name}(obj):"]
+    # A subclass in a base-typed slot: its own hook.
+    lines.append("    if obj.__class__ is not _cls: return _unstructure(obj, obj.__class__)")
+    lines.append("    _d = obj.__dict__")
+    if tag is not None:
+        lines.append(f"    _r = {{}} if _d.get(_UNTYPED) else {{'type': {tag!r}}}")
+    else:
+        lines.append("    _r = {}")
+
+    def value_expr(kind: str, item: Any, declared: Any, v: str) -> str:
+        if kind == _ID:
+            return v
+        if kind == _DATETIME:
+            return f"_udt({v})"
+        if kind == _LIST:  # the list hook: None items stay None, the rest by the item type's hook
+            item_kind, sub = _field_kind("", item)
+            g.count += 1
+            x = f"_x{g.count}"
+            inner = value_expr(item_kind, sub, item, x)
+            return f"([None if {x} is None else {inner} for {x} in {v}] if isinstance({v}, list) else {v})"
+        hook = g.ref(_lazy_hook(conv, declared))
+        if kind == _DISPATCH:
+            # By the value's class, as the model and union hooks do: a str (an IRI) as is, a model by its hook.
+            return f"({v} if type({v}) is str else _hooks.get({v}.__class__, {hook})({v}))"
+        return f"{hook}({v})"
+
+    for attr, wire, kind, item, declared in _model_fields(cls):
+        lines.append(f"    _v = _d[{attr!r}]")
+        lines.append("    if _v is not None:")
+        lines.append(f"        _r[{wire!r}] = {value_expr(kind, item, declared, '_v')}")
+    lines.append("    _e = _d['extra']")
+    lines.append("    if _e: _r.update(_e)")
+    lines.append("    return _r")
+    fn = g.compile(name, lines)
+    table[cls] = fn
+    return fn
+
+
+_WRITERS: dict[type, Callable[[Any], str]] = {int: _json_value, float: _json_value, bool: _json_value}
+"""class -> its generated JSON writer (for the shared converter). A model slot (a union, or a model type) holding a
+plain number keeps it as is, as the dispatching hooks do: those classes are here too."""
+
+
+def writer_for(cls: type[WireModel]) -> Callable[[Any], str]:
+    """The JSON text writer of a model class: ``writer(obj) == _ENCODE(to_dict(obj))``, without the dicts."""
+    writer = _WRITERS.get(cls)
+    if writer is None:
+        writer = _WRITERS[cls] = _make_writer(get_converter(), cls)
+    return writer
+
+
+def _write_model(value: Any) -> str:
+    return writer_for(value.__class__)(value)
+
+
+def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any], str]:
+    """Generate the JSON writer of ``cls``: the same keys, order and values as its unstructure hook, as text.
+
+    Each value is written directly when its type is the expected one (a str, an int, a finite float, a bool, an
+    aware datetime, a list, a model); anything else is encoded from what the unstructure hook makes of it.
+    """
+    g = _Codegen(conv, cls)
+    dict_hook = conv.get_unstructure_hook(cls)
+    g.globs.update(
+        _encode=_ENCODE,
+        _encode_str=_encode_str,
+        _dict_hook=dict_hook,
+        _writers=_WRITERS,
+        _write_model=_write_model,
+        _fmt=format_datetime,
+        _udt=_unstructure_datetime,
+        _WireModel=WireModel,
+        _isinstance=isinstance,
+    )
+    tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
+    name = f"write_{cls.__name__}"
+    lines = [f"def {name}(obj):", "    _d = obj.__dict__"]
+    # Extra properties (lenient parsing) may replace declared keys in place: the dict path gets those right.
+    lines.append("    if _d['extra'] or _d.get(_UNTYPED): return _encode(_dict_hook(obj))")
+    lines.append("    _s = ''")
+
+    def fallback(kind: str, item: Any, declared: Any) -> str:
+        # The unstructured value, encoded: exactly what the dict path would produce for this slot.
+        if kind == _ID:
+            return "_json_value"
+        if kind == _DATETIME:
+            return g.ref(lambda v: _json_value(_unstructure_datetime(v)))
+        if kind == _LIST:
+            item_kind, sub = _field_kind("", item)
+            item_hook = conv.get_unstructure_hook(item) if item_kind in (_DISPATCH, _HOOK) else None
+            if item_kind == _DATETIME:
+                item_hook = _unstructure_datetime
+
+            def list_fallback(v: Any) -> str:
+                if not isinstance(v, list):
+                    return _json_value(v)
+                each = item_hook or _passthrough
+                return _ENCODE([None if x is None else each(x) for x in v])
+
+            return g.ref(list_fallback)
+        hook = _lazy_hook(conv, declared)
+        if kind == _DISPATCH:
+
+            def dispatch_fallback(v: Any) -> str:
+                if isinstance(v, WireModel):  # a model of a class met for the first time here
+                    return _write_model(v)
+                return _json_value(hook(v))
+
+            return g.ref(dispatch_fallback)
+        return g.ref(lambda v: _json_value(hook(v)))
+
+    def value_expr(kind: str, item: Any, declared: Any, v: str) -> str:
+        slow = fallback(kind, item, declared)
+        if kind == _ID:
+            return f"(_encode_str({v}) if type({v}) is str else _json_value({v}))"
+        if kind == _DATETIME:
+            return f"('\"' + _fmt({v}) + '\"' if type({v}) is _datetime else {slow}({v}))"
+        if kind == _LIST:
+            item_kind, sub = _field_kind("", item)
+            g.count += 1
+            x = f"_x{g.count}"
+            inner = value_expr(item_kind, sub, item, x)
+            return (
+                f"('[' + ','.join(['null' if {x} is None else {inner} for {x} in {v}]) + ']'"
+                f" if type({v}) is list else {slow}({v}))"
+            )
+        if kind == _DISPATCH:
+            return f"(_encode_str({v}) if type({v}) is str else _writers.get({v}.__class__, {slow})({v}))"
+        return f"{slow}({v})"
+
+    for attr, wire, kind, item, declared in _model_fields(cls):
+        key = _encode_str(wire)
+        lines.append(f"    _v = _d[{attr!r}]")
+        lines.append("    if _v is not None:")
+        lines.append(f"        _s += {(',' + key + ':')!r} + {value_expr(kind, item, declared, '_v')}")
+    if tag is not None:
+        lines.append(f"    return {('{' + chr(34) + 'type' + chr(34) + ':' + _encode_str(tag))!r} + _s + '}}'")
+    else:
+        lines.append("    return '{' + _s[1:] + '}'")
+    return typing.cast(Callable[[Any], str], g.compile(name, lines))
+
+
+def to_json(obj: Any) -> str:
+    """The compact JSON text of a model (or of anything ``to_dict`` takes): what :func:`dumps` encodes."""
+    if isinstance(obj, WireModel):
+        return writer_for(obj.__class__)(obj)
+    return _ENCODE(to_dict(obj))
 
 
 @functools.cache
@@ -371,4 +623,4 @@ def to_dict(obj: Any) -> Any:
 
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON bytes of a model (what goes on the wire)."""
-    return json.dumps(to_dict(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return to_json(obj).encode()

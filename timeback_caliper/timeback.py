@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import typing
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, Union
@@ -18,7 +17,7 @@ from typing import Any, TypeVar, Union
 import attrs
 
 from .errors import CaliperValidationError, Problem
-from .models._base import WireModel
+from .models._base import WireModel, new_event_id
 from .models._validate import join, wire_name
 from .models.caliper.agents import SoftwareApplication
 from .models.caliper.entity import Entity
@@ -312,7 +311,7 @@ def create_activity_event(
     generated = _build(
         TimebackActivityMetricsCollection,
         "generated",
-        id=generated_id or f"urn:uuid:{uuid.uuid4()}",
+        id=generated_id or new_event_id(),
         items=items,
         attempt=attempt,
         extensions=None if generated_extensions is None else dict(generated_extensions),
@@ -360,7 +359,7 @@ def create_time_spent_event(
     generated = _build(
         TimebackTimeSpentMetricsCollection,
         "generated",
-        id=generated_id or f"urn:uuid:{uuid.uuid4()}",
+        id=generated_id or new_event_id(),
         items=items,
     )
     return TimeSpentEvent(generated=generated, **kwargs)

@@ -1,0 +1,1 @@
+"""Tests of the durable outbox (timeback_caliper.outbox)."""

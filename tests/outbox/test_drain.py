@@ -235,7 +235,9 @@ def test_stop_finishes_the_current_send_and_releases_the_rest(box: Outbox):
 
     client = FakeClient(default=send_then_stop)
     report = box.drain(client, stop=stop, batch_size=20)
-    assert (report.sent, report.released, report.stopped) == (10, 10, "stop")
+    # 10 released; 10 more if the next claim, running ahead in its thread, took them back before it saw the stop
+    assert (report.sent, report.stopped) == (10, "stop") and report.released in (10, 20)
+    assert report.claimed == report.sent + report.released
     stats = box.stats()
     assert (stats.sent, stats.pending, stats.in_flight) == (10, 10, 0)
     first = box.entry(client.events.calls[0][1][0])

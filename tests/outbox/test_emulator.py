@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(target: Target, emulator: Emula
     worker = start_worker(target, emulator, "--batch-size", "50", "--lease", "1.5", *WORKER_FLAGS[:2])
     try:
         wait_for(lambda: not emulator.faults.pending(), 30, "the worker's first POST")
-        assert box.stats().in_flight == 50
+        wait_for(lambda: box.stats().in_flight == 100, 10, "the next batch to be claimed ahead")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.communicate(timeout=10)
@@ -125,9 +125,10 @@ def test_a_worker_killed_mid_batch_loses_nothing(target: Target, emulator: Emula
     wait_for(lambda: box.stats().in_flight == 0, 10, "the dead worker's lease to expire")
     with emulator.client(retry=FAST, timeout=(1.0, 5.0)) as client:
         report = box.drain(client)
-    assert (report.sent, report.reclaimed, report.dead) == (120, 50, 0)
+    assert (report.sent, report.reclaimed, report.dead) == (120, 100, 0)
     stats = box.stats()
-    assert (stats.sent, stats.pending, stats.in_flight, stats.ambiguous) == (120, 0, 0, 50)
+    # Both batches it held count as ambiguous: nothing tells the outbox the dead worker had not sent them.
+    assert (stats.sent, stats.pending, stats.in_flight, stats.ambiguous) == (120, 0, 0, 100)
     assert emulator.wait_for_jobs(10)
     assert emulator.event_counts() == Counter({e["id"]: 1 for e in events})  # the killed request was never processed
 

@@ -339,3 +339,54 @@ print(json.dumps([box.entry(kept["id"]) is not None, box.entry(dropped["id"]) is
         assert out.stdout.strip().splitlines()[-1] == "[true, false]"
     finally:
         drop_schema(schema)
+
+
+def test_an_outbox_built_before_fork_works_in_parent_and_child(target: Target):
+    """gunicorn --preload, a Django/Flask singleton: the child opens its own connections, the parent keeps its own."""
+    import os
+
+    box = target.open(lease_seconds=30)
+    box.add(make_events(10), sensor=SENSOR)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            code = 0 if box.drain(FakeClient(), max_events=5).sent == 5 else 3
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into pytest
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    box.add(make_events(1), sensor=SENSOR)
+    assert box.drain(FakeClient()).sent == 6
+    assert box.stats().sent == 11
+
+
+def test_connections_of_finished_threads_are_closed(target: Target):
+    box = target.open()
+    conns = box._backend._conns  # white box: the per-thread connection registry
+
+    def use() -> None:
+        box.stats()
+
+    for _ in range(5):
+        t = threading.Thread(target=use)
+        t.start()
+        t.join()
+    box.stats()  # this thread opens its connection and sweeps the finished threads' ones
+    assert len(conns._opened) <= 2  # this thread's (and at most the last worker's, if still winding down)
+
+
+def test_a_broken_postgres_connection_is_replaced(pg_target: Target):
+    import psycopg
+
+    box = pg_target.open()
+    box.add(make_events(1), sensor=SENSOR)
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:  # the server drops our session
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'timeback-caliper-outbox' AND pid <> pg_backend_pid()"
+        )
+    with pytest.raises(psycopg.OperationalError):
+        box.stats()  # the call that finds the connection dead fails...
+    assert box.stats().pending == 1  # ...and the next one reconnects

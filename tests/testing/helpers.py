@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import os
+import subprocess
+import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -100,5 +103,105 @@ def call(emu: Emulator, method: str, path: str, tok: str | None, **kwargs: Any) 
     return requests.request(method, emu.url + path, headers=headers, timeout=10, **kwargs)
 
 
-def load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+def same_shape(got: Any, documented: Any, where: str = "") -> None:
+    """``got`` has exactly the documented keys, with the documented types (a documented null matches anything)."""
+    if documented is None or got is None:
+        return
+    if isinstance(documented, dict):
+        assert isinstance(got, dict), where
+        assert set(got) == set(documented), f"{where}: keys {sorted(got)} != {sorted(documented)}"
+        for key in documented:
+            same_shape(got[key], documented[key], f"{where}.{key}")
+    elif isinstance(documented, list):
+        assert isinstance(got, list), where
+        for item in got:
+            same_shape(item, documented[0], f"{where}[]")
+    else:
+        assert type(got) is type(documented), f"{where}: {type(got).__name__} != {type(documented).__name__}"
+
+
+# Insights scenario: two sessions of USER (Math on Jan 15, Reading on Jan 16) and one of OTHER.
+OTHER = "0f9a9f0e-1111-4aaa-8bbb-cccccccccccc"
+A0 = datetime(2025, 1, 15, 9, 0, tzinfo=timezone.utc)
+B_END = datetime(2025, 1, 16, 14, 30, tzinfo=timezone.utc)
+
+
+def z(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def item(
+    kind: str, value: float, start: datetime | None = None, end: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "value": value, **extra}
+    if start is not None and end is not None:
+        out.update(startDate=z(start), endDate=z(end))
+    return out
+
+
+def activity_dict(n: int, when: datetime) -> dict[str, Any]:
+    event = time_spent_dict(n, end=when)
+    event.update(type="ActivityEvent", action="Completed")
+    event["generated"] = {
+        "id": f"https://app.example.test/metrics/activity/{n}",
+        "type": "TimebackActivityMetricsCollection",
+        "items": [{"type": "xpEarned", "value": 10}],
+    }
+    return event
+
+
+def scenario() -> list[dict[str, Any]]:
+    """Two sessions of USER (Math on Jan 15, Reading on Jan 16) and one of OTHER."""
+    m = timedelta(minutes=1)
+    ts1 = time_spent_dict(
+        1,
+        end=A0 + 10 * m,
+        items=[
+            item("active", 480, A0, A0 + 8 * m),
+            item("waste", 60, A0 + 8 * m, A0 + 9 * m, subType="eating"),
+            item("inactive", 60, A0 + 9 * m, A0 + 10 * m),
+        ],
+    )
+    ts2 = time_spent_dict(2, end=A0 + 20 * m, items=[item("active", 480, A0 + 12 * m, A0 + 20 * m)])
+    done = activity_dict(3, A0 + 21 * m)
+    ts3 = time_spent_dict(
+        4, end=B_END, app="Reading Coach", items=[item("active", 1500), item("waste", 300, subType="Socializing")]
+    )
+    other = time_spent_dict(5, end=A0, user=OTHER, email="other@example.com")
+    return [ts1, ts2, done, ts3, other]
+
+
+# The CLI in a subprocess.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "timeback_caliper.testing", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def read_banner(proc: subprocess.Popen[str], timeout: float = 10) -> list[str]:
+    """The lines printed up to "Press Ctrl-C" (read here: communicate() would miss what readline buffered)."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: list[str] = []
+
+    def read() -> None:
+        while not lines or not lines[-1].startswith("Press Ctrl-C"):
+            line = stdout.readline()
+            if not line:
+                return
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines and lines[-1].startswith("Press Ctrl-C"), f"the emulator printed {lines!r} only"
+    return lines

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.fixturepaths import FIXTURES, fixture_params, load
-from tests.testing.helpers import SENSOR, T0, call, envelope, time_spent_dict, token
+from tests.testing.helpers import SENSOR, T0, call, envelope, same_shape, time_spent_dict, token
 from timeback_caliper.testing import Emulator
 
 pytestmark = pytest.mark.timeout(30)
@@ -43,32 +43,6 @@ def expected_rules() -> dict[str, str]:
     """File name -> rule id, read from the invalid fixtures' README table."""
     text = (TIMEBACK / "invalid" / "README.md").read_text(encoding="utf-8")
     return dict(re.findall(r"^\| `([^`]+\.json)` \|.*\*\*([A-Z]+-\d+)\*\*", text, re.M))
-
-
-def shape(value: Any) -> Any:
-    """Keys and JSON types, recursively (lists by their first item); null matches anything."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__ if value is not None else None
-
-
-def same_shape(got: Any, documented: Any, where: str = "") -> None:
-    """``got`` has exactly the documented keys, with the documented types (a documented null matches anything)."""
-    if documented is None or got is None:
-        return
-    if isinstance(documented, dict):
-        assert isinstance(got, dict), where
-        assert set(got) == set(documented), f"{where}: keys {sorted(got)} != {sorted(documented)}"
-        for key in documented:
-            same_shape(got[key], documented[key], f"{where}.{key}")
-    elif isinstance(documented, list):
-        assert isinstance(got, list), where
-        for item in got:
-            same_shape(item, documented[0], f"{where}[]")
-    else:
-        assert type(got) is type(documented), f"{where}: {type(got).__name__} != {type(documented).__name__}"
 
 
 # ------------------------------------------------------------------------------------------------ tokens (§2)
@@ -431,3 +405,11 @@ def test_unknown_route_and_wrong_method(emu: Emulator, tok: str) -> None:
     r = call(emu, "DELETE", "/caliper/events", tok)
     assert r.status_code == 405
     assert r.json()["status"] == "error"
+
+
+def test_chunked_request_bodies(emu: Emulator, tok: str) -> None:
+    body = json.dumps(envelope(time_spent_dict(1))).encode()
+    pieces = iter([body[:10], body[10:200], body[200:]])
+    r = call(emu, "POST", "/caliper/event/validate", tok, data=pieces, headers={"Content-Type": "application/json"})
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 200, r.text

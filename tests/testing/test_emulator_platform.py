@@ -3,68 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.fixturepaths import FIXTURES, load
-from tests.testing.helpers import APPS_SCOPE, INSIGHTS_SCOPE, USER, call, envelope, time_spent_dict, token
-from tests.testing.test_emulator_caliper import same_shape
+from tests.testing.helpers import (
+    A0,
+    APPS_SCOPE,
+    INSIGHTS_SCOPE,
+    OTHER,
+    USER,
+    call,
+    envelope,
+    same_shape,
+    scenario,
+    time_spent_dict,
+    token,
+)
 from timeback_caliper.testing import Emulator, user_id_for
 
 pytestmark = pytest.mark.timeout(30)
 
 RESPONSES = FIXTURES / "timeback" / "responses"
-OTHER = "0f9a9f0e-1111-4aaa-8bbb-cccccccccccc"
-UTC = timezone.utc
-A0 = datetime(2025, 1, 15, 9, 0, tzinfo=UTC)
-B_END = datetime(2025, 1, 16, 14, 30, tzinfo=UTC)
-
-
-def z(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def item(
-    kind: str, value: float, start: datetime | None = None, end: datetime | None = None, **extra: Any
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": kind, "value": value, **extra}
-    if start is not None and end is not None:
-        out.update(startDate=z(start), endDate=z(end))
-    return out
-
-
-def activity_dict(n: int, when: datetime) -> dict[str, Any]:
-    event = time_spent_dict(n, end=when)
-    event.update(type="ActivityEvent", action="Completed")
-    event["generated"] = {
-        "id": f"https://app.example.test/metrics/activity/{n}",
-        "type": "TimebackActivityMetricsCollection",
-        "items": [{"type": "xpEarned", "value": 10}],
-    }
-    return event
-
-
-def scenario() -> list[dict[str, Any]]:
-    """Two sessions of USER (Math on Jan 15, Reading on Jan 16) and one of OTHER."""
-    m = timedelta(minutes=1)
-    ts1 = time_spent_dict(
-        1,
-        end=A0 + 10 * m,
-        items=[
-            item("active", 480, A0, A0 + 8 * m),
-            item("waste", 60, A0 + 8 * m, A0 + 9 * m, subType="eating"),
-            item("inactive", 60, A0 + 9 * m, A0 + 10 * m),
-        ],
-    )
-    ts2 = time_spent_dict(2, end=A0 + 20 * m, items=[item("active", 480, A0 + 12 * m, A0 + 20 * m)])
-    done = activity_dict(3, A0 + 21 * m)
-    ts3 = time_spent_dict(
-        4, end=B_END, app="Reading Coach", items=[item("active", 1500), item("waste", 300, subType="Socializing")]
-    )
-    other = time_spent_dict(5, end=A0, user=OTHER, email="other@example.com")
-    return [ts1, ts2, done, ts3, other]
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,11 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.testing.helpers import SENSOR, call, envelope, events, time_spent_dict, token
+from tests.testing.helpers import SENSOR, call, envelope, events, read_banner, spawn, time_spent_dict, token
 from timeback_caliper.testing import Emulator
 
 pytestmark = pytest.mark.timeout(30)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_start_stop_restart_on_the_same_port() -> None:
@@ -143,46 +140,14 @@ def test_sqlite_keeps_everything_across_restarts(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the CLI
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "timeback_caliper.testing", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def _banner(proc: subprocess.Popen[str], timeout: float = 10) -> list[str]:
-    """The lines printed up to "Press Ctrl-C" (read here: communicate() would miss what readline buffered)."""
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    lines: list[str] = []
-
-    def read() -> None:
-        while not lines or not lines[-1].startswith("Press Ctrl-C"):
-            line = stdout.readline()
-            if not line:
-                return
-            lines.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert lines and lines[-1].startswith("Press Ctrl-C"), f"the emulator printed {lines!r} only"
-    return lines
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
-    proc = _spawn(
+    proc = spawn(
         "--port", "0", "--db", str(db), "--fault", "503@/caliper/events", "--random-faults", "0", "--seed", "1"
     )
     try:
-        banner = _banner(proc)
+        banner = read_banner(proc)
         line = banner[0]
         assert line.startswith("Timeback Caliper emulator listening on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[1].strip()
@@ -205,15 +170,15 @@ def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
 
 
 def test_cli_hides_a_given_secret_and_refuses_bad_specs() -> None:
-    proc = _spawn("--port", "0", "--client-secret", "s3cr3t-value")
+    proc = spawn("--port", "0", "--client-secret", "s3cr3t-value")
     try:
-        banner = _banner(proc)
+        banner = read_banner(proc)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "s3cr3t-value" not in "".join(banner) + out
-    bad = _spawn("--port", "0", "--fault", "teapot")
+    bad = spawn("--port", "0", "--fault", "teapot")
     _, err = bad.communicate(timeout=10)
     assert bad.returncode == 2
     assert "teapot" in err

@@ -27,7 +27,9 @@ _COLORS = {
 }
 
 
-def plot_overview(overview: Overview, path: str | Path, *, title: str | None = None, zone: tzinfo | None = None) -> Path:
+def plot_overview(
+    overview: Overview, path: str | Path, *, title: str | None = None, zone: tzinfo | None = None
+) -> Path:
     """Draw the overview's daily buckets as stacked bars (minutes) and write them to ``path`` (PNG, SVG or PDF).
 
     The bottom segment of each bar is learning time (total minus waste); the segments above it are the waste
@@ -54,7 +56,9 @@ def plot_overview(overview: Overview, path: str | Path, *, title: str | None = N
         raise MissingExtraError("matplotlib", "plot", "the overview plot") from exc
 
     zone = zone or timezone.utc
-    labels = [b.started_at_time.astimezone(zone).strftime("%a\n%m-%d") if b.started_at_time else "?" for b in overview.trend]
+    labels = [
+        b.started_at_time.astimezone(zone).strftime("%a\n%m-%d") if b.started_at_time else "?" for b in overview.trend
+    ]
     positions = list(range(len(labels)))
     series: list[tuple[str, str, list[float]]] = [
         (
@@ -64,21 +68,19 @@ def plot_overview(overview: Overview, path: str | Path, *, title: str | None = N
         )
     ]
     for level in overview_levels(overview):
-        minutes = [
-            sum(lv.duration_in_seconds for lv in b.levels if lv.level == level) / 60 for b in overview.trend
-        ]
+        minutes = [sum(lv.duration_in_seconds for lv in b.levels if lv.level == level) / 60 for b in overview.trend]
         series.append((LEVEL_LABELS.get(level, level), _COLORS.get(level, "#999999"), minutes))
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) + 2), 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.9 * len(labels) + 3.5), 4.5), dpi=100)
     try:
         bottom = [0.0] * len(labels)
         for name, color, values in series:
             ax.bar(positions, values, bottom=bottom, label=name, color=color, width=0.7)
-            bottom = [b + v for b, v in zip(bottom, values)]
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set_xticks(positions, labels)
         ax.set_ylabel("minutes")
         ax.set_title(title or "Time by day: learning and waste by level")
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
         target = Path(path).expanduser().resolve()

@@ -87,10 +87,12 @@ def print_table(
         return
     widths = [len(h) for h in headers]
     for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if i in right_set else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))]
+        parts = [
+            v.rjust(w) if i in right_set else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=False))
+        ]
         return "  ".join(parts).rstrip()
 
     if title:
@@ -195,7 +197,7 @@ def print_overview(
     if overview.breakdown:
         rows = [
             [
-                b.level,
+                b.level or "-",
                 fmt_duration(b.duration_in_seconds),
                 f"{b.waste_percentage:g}%",
                 ", ".join(f"{t.insight_type} {fmt_duration(t.duration_in_seconds)}" for t in b.subtypes),

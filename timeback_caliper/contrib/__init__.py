@@ -14,7 +14,7 @@ from typing import Any
 from ..client import CaliperClient
 from ..errors import TimebackError
 
-__all__ = ["SETTINGS", "MissingExtraError", "build_client", "settings_sensor"]
+__all__ = ["SETTINGS", "MissingExtraError", "build_client", "emulator_settings", "settings_sensor"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +89,25 @@ def settings_sensor(config: Mapping[str, Any]) -> str | None:
     """The ``SENSOR`` setting (the default sensor IRI of sends), if any."""
     value = config.get("SENSOR") if isinstance(config, Mapping) else None
     return value if isinstance(value, str) and value else None
+
+
+def emulator_settings(emulator: Any, **extra: Any) -> dict[str, Any]:
+    """Settings that point an integration at a local emulator, for your tests (nothing read from the environment).
+
+    Args:
+        emulator: A started :class:`timeback_caliper.testing.Emulator`.
+        **extra: More settings (``SENSOR``, ``APP_NAME``...), same keys as the real settings.
+
+    Returns:
+        ``{"USE_ENV": False, "CLIENT_ID": ..., "CLIENT_SECRET": ..., "BASE_URL": ..., ...}``.
+    """
+    return {
+        "USE_ENV": False,
+        "CLIENT_ID": emulator.client_id,
+        "CLIENT_SECRET": emulator.client_secret,
+        "BASE_URL": emulator.url,
+        "TOKEN_URL": emulator.token_url,
+        "PLATFORM_URL": emulator.url,
+        "PLATFORM_TOKEN_URL": emulator.platform_token_url,
+        **extra,
+    }

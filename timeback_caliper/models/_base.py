@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, TypeVar, Union
@@ -82,15 +83,24 @@ def register_vocabulary(name: str, *terms: str) -> None:
     VOCABULARIES.setdefault(name, set()).update(terms)
 
 
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def new_event_id() -> str:
-    """A fresh event id, ``urn:uuid:<uuid4>``."""
-    return f"urn:uuid:{uuid.uuid4()}"
+    """A fresh event id, ``urn:uuid:<uuid4>``: 122 random bits from ``os.urandom``, as ``uuid.uuid4()`` has."""
+    # str(uuid.uuid4()) costs three times as much: the UUID object, its int and its formatting are not needed.
+    h = os.urandom(16).hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC, truncated to milliseconds (the wire precision)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    # Whole milliseconds as a float are exact to well under a microsecond here, so fromtimestamp (which rounds to the
+    # microsecond) lands on the millisecond itself: the same value as now().replace(microsecond=...//1000*1000).
+    return _fromtimestamp(time.time_ns() // 1_000_000 / 1000, timezone.utc)
+
+
+_fromtimestamp = datetime.fromtimestamp
 
 
 class _BuildState(threading.local):

@@ -7,13 +7,14 @@ paths), and the emulator (the server's rule set).
 
 from __future__ import annotations
 
+import linecache
 import math
 import re
 import types
 import typing
 import warnings
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Union
 
@@ -25,9 +26,14 @@ from ._base import CALIPER_V1P2, VOCABULARIES, Kind, Vocab, WireModel
 
 __all__ = [
     "Ctx",
+    "FastCheck",
+    "FastRule",
     "Rule",
     "check_built",
+    "fast_valid",
     "known_contexts",
+    "model_fast",
+    "register_fast_path",
     "register_field_check",
     "register_rule",
     "validate_tree",
@@ -92,6 +98,7 @@ def register_rule(cls: type, rule: Rule, *, client_only: bool = False) -> None:
     """Run ``rule`` on every instance of ``cls`` (and its subclasses); ``client_only`` rules skip the server set."""
     _RULES.setdefault(cls, []).append((rule, client_only))
     _SCHEMAS.clear()
+    _FAST.clear()
 
 
 def register_field_check(
@@ -104,6 +111,7 @@ def register_field_check(
     """
     _FIELD_OVERRIDES[(cls, name)] = (check, rule, nested)
     _SCHEMAS.clear()
+    _FAST.clear()
 
 
 _DEEP = Ctx(strict=True)
@@ -302,6 +310,10 @@ class _Field:
     is_float: bool
     rule: str | None
     nested: bool
+    tp: Any = None
+    """The field's type hint (the fast path compiles it)."""
+    custom: Check | None = None
+    """The check that replaces the derived one (a registered override, or the ``@context`` check)."""
 
 
 @attrs.frozen
@@ -342,9 +354,10 @@ def schema_for(cls: type) -> _Schema:
                 (_FIELD_OVERRIDES[(k, a.name)] for k in cls.__mro__ if (k, a.name) in _FIELD_OVERRIDES),
                 (None, None, True),
             )
-            check = custom or (_context_check if a.name == "context" else _compile(tp))
+            custom = custom or (_context_check if a.name == "context" else None)
+            check = custom or _compile(tp)
             required = a.default is attrs.NOTHING
-            fields.append(_Field(a.name, wire_name(a.name), required, check, _is_float(tp), rule, nested))
+            fields.append(_Field(a.name, wire_name(a.name), required, check, _is_float(tp), rule, nested, tp, custom))
         rules = tuple(r for klass in reversed(cls.__mro__) for r in _RULES.get(klass, ()))
         schema = _Schema(tuple(fields), frozenset(f.wire for f in fields), rules, hasattr(cls, "context"))
         _SCHEMAS[cls] = schema
@@ -421,6 +434,10 @@ def _check_extra(obj: WireModel, schema: _Schema, path: str, out: list[Problem],
 
 def validate_tree(obj: WireModel, ctx: Ctx, path: str = "") -> list[Problem]:
     """Every problem in the tree under ``obj`` (a top-level object), with JSON paths."""
+    if not ctx.server and not ctx.build and (
+        (ctx.trust_built and obj.__dict__.get(CLEAN)) or fast_valid(obj, deep=True)
+    ):
+        return []  # the generated checks found nothing: no need for the walk that builds paths and messages
     out: list[Problem] = []
     validate_model(obj, path, out, ctx)
     return out
@@ -431,6 +448,12 @@ _BUILD_CTX = Ctx(strict=True, build=True)
 
 def check_built(obj: WireModel) -> None:
     """Construction-time check: raise :class:`CaliperValidationError` listing every problem of ``obj``."""
+    fast = _FAST.get((type(obj), False))
+    if fast is None:
+        fast = _make_fast(type(obj), False)
+    if fast(obj):
+        obj.__dict__[CLEAN] = True
+        return
     out: list[Problem] = []
     validate_model(obj, "", out, _BUILD_CTX)
     errors = [p for p in out if p.severity == "error"]
@@ -441,4 +464,248 @@ def check_built(obj: WireModel) -> None:
     obj.__dict__[CLEAN] = True
 
 
+# ---------------------------------------------------------------------------------------------------- fast path
+# The walk above is generic: it interprets each class's schema field by field, builds a JSON path for every value
+# and collects Problem objects. Valid data (nearly everything an application builds) needs none of that, so each
+# class also gets a predicate generated from the same schema, once: plain type checks, the precompiled regexes and
+# vocabulary lookups inlined, children's own predicates called directly. It answers one question, "would the walk
+# report nothing (no error, no warning) and change nothing?". A False is never a verdict: the generic walk then runs
+# and finds the problems with their paths and messages. So a predicate may be conservative, never lenient.
+#
+# Custom field checks and class rules take part through register_fast_path(); one without a predicate is run as is
+# (into a scratch list) by the generated code. The server rule set (the emulator) always takes the generic walk.
+
+FastCheck = Callable[[Any, bool], bool]
+"""``fast(value, deep) -> bool`` for a field check: True only when the check would report nothing for ``value``
+(client rules, strict or lenient). ``deep``: the tree is being validated (parsing, ``validate()``), not built."""
+FastRule = Callable[[Any], bool]
+"""``fast(obj) -> bool`` for a class rule: True only when the rule would report nothing (client rules). It runs
+after every field of ``obj`` passed its own fast check."""
+
+_FAST_PATHS: dict[Callable[..., Any], Callable[..., bool]] = {}
+_FAST: dict[tuple[type, bool], Callable[[Any], bool]] = {}
+_DEEP_CLIENT = Ctx(strict=True)
+
+
+def register_fast_path(check_or_rule: Callable[..., Any], fast: Callable[..., bool]) -> None:
+    """Give a field check (:data:`FastCheck`) or a class rule (:data:`FastRule`) its happy-path predicate."""
+    _FAST_PATHS[check_or_rule] = fast
+    _FAST.clear()
+
+
+def fast_valid(obj: WireModel, deep: bool = True) -> bool:
+    """True when ``obj`` certainly passes the strict client checks (its whole tree when ``deep``, else only its own
+    fields, children being trusted if they were checked when built). False means "run the generic walk"."""
+    fast = _FAST.get((type(obj), deep))
+    if fast is None:
+        fast = _make_fast(type(obj), deep)
+    return fast(obj)
+
+
+def _fast_model(obj: Any) -> bool:
+    # A child model in deep mode (or one that was not checked when built): its own generated predicate.
+    fast = _FAST.get((type(obj), True))
+    if fast is None:
+        fast = _make_fast(type(obj), True)
+    return fast(obj)
+
+
+def model_fast(allowed: tuple[type[WireModel], ...], iri_ok: bool = False) -> FastCheck:
+    """The fast path of the derived check of a model slot (``_compile`` of a model type or ``IriOr[...]``)."""
+    exact = frozenset(allowed)
+
+    def fast(value: Any, deep: bool) -> bool:
+        if iri_ok and type(value) is str:
+            return _IRI.match(value) is not None
+        if value.__class__ not in exact and not isinstance(value, allowed):
+            return False
+        if getattr(value, "context", None) is not None:
+            return False
+        if deep:
+            return _fast_model(value)
+        return bool(value.__dict__.get(CLEAN)) or _fast_model(value)
+
+    return fast
+
+
+class _Gen:
+    """Source and globals of one generated predicate."""
+
+    def __init__(self, deep: bool) -> None:
+        self.deep = deep
+        self.lines: list[str] = []
+        self.globs: dict[str, Any] = {
+            "_CLEAN": CLEAN,
+            "_UNTYPED": UNTYPED,
+            "_Enum": Enum,
+            "_datetime": datetime,
+            "_VOCABULARIES": VOCABULARIES,
+            "_fast_model": _fast_model,
+            "_getattr": getattr,
+        }
+        self.count = 0
+
+    def ref(self, value: Any) -> str:
+        for name, known in self.globs.items():
+            if known is value and name.startswith("_g"):
+                return name
+        self.count += 1
+        name = f"_g{self.count}"
+        self.globs[name] = value
+        return name
+
+    def var(self) -> str:
+        self.count += 1
+        return f"_v{self.count}"
+
+    def line(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def scratch(self, check: Callable[..., Any], args: str, indent: int) -> None:
+        # No predicate for this check: run it on a scratch list; anything it reports sends us to the generic walk.
+        ctx = self.ref(_DEEP_CLIENT if self.deep else _BUILD_CTX)
+        self.line(indent, "_o = []")
+        self.line(indent, f"{self.ref(check)}({args}, _o, {ctx})")
+        self.line(indent, "if _o: return False")
+
+
+_KIND_PATTERNS = {"iri": _IRI, "event_id": _EVENT_ID, "duration": _DURATION, "email": _EMAIL}
+
+
+def _emit_str(g: _Gen, kind: str | None, vocab: str | None, v: str, ind: int) -> None:
+    g.line(ind, f"if type({v}) is not str: return False")
+    pattern = _KIND_PATTERNS.get(kind or "")
+    if pattern is not None:
+        g.line(ind, f"if {g.ref(pattern.match)}({v}) is None: return False")
+    if vocab is not None:
+        g.line(ind, f"if {v} not in _VOCABULARIES.get({vocab!r}, ()): return False")
+
+
+def _emit_model(g: _Gen, allowed: tuple[type[WireModel], ...], iri_ok: bool, v: str, ind: int) -> None:
+    body = ind
+    if iri_ok:
+        g.line(ind, f"if type({v}) is str:")
+        g.line(ind + 1, f"if {g.ref(_IRI.match)}({v}) is None: return False")
+        g.line(ind, "else:")
+        body = ind + 1
+    exact, classes = g.ref(frozenset(allowed)), g.ref(allowed)
+    g.line(body, f"if {v}.__class__ not in {exact} and not isinstance({v}, {classes}): return False")
+    g.line(body, f"if _getattr({v}, 'context', None) is not None: return False")
+    if g.deep:
+        g.line(body, f"if not _fast_model({v}): return False")
+    else:  # built children were checked when built; one that was not (parsed, say) gets the deep check
+        g.line(body, f"if not {v}.__dict__.get(_CLEAN) and not _fast_model({v}): return False")
+
+
+def _emit_type(g: _Gen, tp: Any, v: str, ind: int, top: bool) -> None:
+    """Lines that ``return False`` unless the derived check of ``tp`` would accept ``v`` (not None) silently."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *marks = typing.get_args(tp)
+        if base is str:
+            kind = next((m.name for m in marks if isinstance(m, Kind)), None)
+            vocab = next((m.name for m in marks if isinstance(m, Vocab)), None)
+            _emit_str(g, kind, vocab, v, ind)
+        else:
+            _emit_type(g, base, v, ind, top)
+        return
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            _emit_type(g, args[0], v, ind, top)
+            return
+        models = tuple(a for a in args if isinstance(a, type) and issubclass(a, WireModel))
+        rest = [a for a in args if a not in models]
+        if models and rest in ([str], []):
+            _emit_model(g, models, bool(rest), v, ind)
+        elif set(args) == {int, float}:
+            g.line(ind, f"if type({v}) is float:")
+            g.line(ind + 1, f"if {v} - {v} != 0.0: return False")  # inf or nan
+            g.line(ind, f"elif type({v}) is not int or not -1e308 < {v} < 1e308: return False")
+        else:
+            g.scratch(_compile(tp), f"{v}, ''", ind)
+        return
+    if origin is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        x = g.var()
+        g.line(ind, f"if type({v}) is not list: return False")
+        g.line(ind, f"for {x} in {v}:")
+        g.line(ind + 1, f"if {x} is None: return False")
+        _emit_type(g, item, x, ind + 1, False)
+        return
+    if origin is dict or tp is dict:
+        g.line(ind, f"if type({v}) is not dict: return False")
+    elif tp is str:
+        g.line(ind, f"if type({v}) is not str: return False")
+    elif tp is bool:
+        g.line(ind, f"if type({v}) is not bool: return False")
+    elif tp is int:
+        g.line(ind, f"if type({v}) is not int: return False")
+    elif tp is float:  # an int here is an error when parsed, and becomes a float when built (the walk does that)
+        g.line(ind, f"if type({v}) is not float or {v} - {v} != 0.0: return False")
+    elif tp is datetime:
+        g.line(ind, f"if type({v}) is not _datetime: return False")
+        g.line(ind, f"if {v}.tzinfo is not {g.ref(timezone.utc)} and {v}.utcoffset() is None: return False")
+    elif isinstance(tp, type) and issubclass(tp, WireModel):
+        _emit_model(g, (tp,), False, v, ind)
+    elif top and not g.deep:  # anything goes, but a built enum member is replaced by its value (the walk does that)
+        g.line(ind, f"if isinstance({v}, _Enum): return False")
+
+
+def _emit_field(g: _Gen, f: _Field, ind: int) -> None:
+    v = f"_f_{f.name}"
+    g.line(ind, f"{v} = _d[{f.name!r}]")
+    if f.required:
+        g.line(ind, f"if {v} is None: return False")
+        body = ind
+    else:
+        g.line(ind, f"if {v} is not None:")
+        body = ind + 1
+    if f.custom is None:
+        _emit_type(g, f.tp, v, body, True)
+    else:
+        if not g.deep:
+            g.line(body, f"if isinstance({v}, _Enum): return False")
+        fast = _FAST_PATHS.get(f.custom)
+        if fast is not None:
+            g.line(body, f"if not {g.ref(fast)}({v}, {g.deep}): return False")
+        else:
+            g.scratch(f.custom, f"{v}, ''", body)
+    if g.lines[-1].endswith(":"):
+        g.line(body, "pass")
+
+
+def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
+    schema = _SCHEMAS.get(cls) or schema_for(cls)
+    g = _Gen(deep)
+    g.line(1, "_d = obj.__dict__")
+    g.line(1, "if _d['extra'] or _d.get(_UNTYPED): return False")
+    for f in schema.fields:
+        _emit_field(g, f, 1)
+    for rule, _client_only in schema.rules:
+        fast = _FAST_PATHS.get(rule)
+        if fast is not None:
+            g.line(1, f"if not {g.ref(fast)}(obj): return False")
+        else:
+            g.scratch(rule, "obj, ''", 1)
+    g.line(1, "return True")
+    name = f"fast_{'deep' if deep else 'built'}_{cls.__name__}"
+    source = "\n".join([f"def {name}(obj):", *g.lines, ""])
+    filename = f"<timeback_caliper generated {name} {id(cls):x}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), g.globs)
+    fn: Callable[[Any], bool] = g.globs[name]
+    _FAST[(cls, deep)] = fn
+    return fn
+
+
+def _context_fast(value: Any, deep: bool) -> bool:
+    if type(value) is str:
+        return value in _CONTEXTS
+    out: list[Problem] = []
+    _context_check(value, "", out, _DEEP_CLIENT)
+    return not out
+
+
+register_fast_path(_context_check, _context_fast)
 _base._check_on_build.append(check_built)

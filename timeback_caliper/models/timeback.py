@@ -20,7 +20,17 @@ import attrs
 
 from ..errors import Problem
 from ._base import VOCABULARIES, Iri, Kind, Vocab, WireModel, register_vocabulary
-from ._validate import _IRI, Check, Ctx, _compile, join, register_field_check, register_rule
+from ._validate import (
+    _IRI,
+    Check,
+    Ctx,
+    _compile,
+    join,
+    model_fast,
+    register_fast_path,
+    register_field_check,
+    register_rule,
+)
 from .caliper.events import Event
 from .caliper.profiles import register_event_rule
 
@@ -294,7 +304,12 @@ def _iri_check(rule: str, hint: str) -> Check:
         elif not _IRI.match(value):
             ctx.report(out, path, f"{value!r} is not an absolute URI; {hint}", rule)
 
+    register_fast_path(check, _iri_fast)
     return check
+
+
+def _iri_fast(value: Any, deep: bool) -> bool:
+    return type(value) is str and _IRI.match(value) is not None
 
 
 def _subject_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
@@ -312,6 +327,13 @@ def _subject_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
         )
 
 
+def _subject_fast(value: Any, deep: bool) -> bool:
+    return type(value) is str and value != "" and value in VOCABULARIES.get(_SUBJECT_VOCAB, _SERVER_SUBJECTS)
+
+
+register_fast_path(_subject_check, _subject_fast)
+
+
 def _kind_check(allowed: tuple[str, ...], rule: str, what: str) -> Check:
     names = ", ".join(allowed)
 
@@ -319,6 +341,7 @@ def _kind_check(allowed: tuple[str, ...], rule: str, what: str) -> Check:
         if value not in allowed:
             ctx.report(out, path, f"{what} type must be one of {names}, got {value!r}", rule)
 
+    register_fast_path(check, lambda value, deep: value in allowed)
     return check
 
 
@@ -327,6 +350,7 @@ def _action_check(expected: str, event_type: str) -> Check:
         if value != expected:
             ctx.report(out, path, f"{_a(event_type)} must have action {expected!r}, got {value!r}", "TB-2")
 
+    register_fast_path(check, lambda value, deep: not value != expected)
     return check
 
 
@@ -344,6 +368,7 @@ def _generated_check(expected: type[WireModel], event_type: str) -> Check:
             if not out[i].rule.startswith(("TB-", "EVT-", "ENV-")):
                 out[i] = attrs.evolve(out[i], rule="TB-6")
 
+    register_fast_path(check, model_fast((expected,)))
     return check
 
 
@@ -437,6 +462,76 @@ def _timeback_event_type_rule(obj: Event, path: str, out: list[Problem], ctx: Ct
         )
 
 
+# ---------------------------------------------------------------------------------------------------- fast paths
+# Each predicate is True only when its rule would report nothing (see models/_validate.py, "fast path"); they run
+# after every field passed its own check. Anything unusual answers False, and the rule itself then runs.
+def _activity_metric_fast(obj: ActivityMetric) -> bool:
+    kind, value = obj.type, obj.value
+    return not (isinstance(kind, str) and kind in _COUNTS and _is_number(value) and value < 0)
+
+
+def _time_metric_fast(obj: TimeSpentMetric) -> bool:
+    value, start, end = obj.value, obj.start_date, obj.end_date
+    if _is_number(value) and value < 0:
+        return False
+    return not (isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo and end.tzinfo and end < start)
+
+
+def _activity_collection_fast(obj: TimebackActivityMetricsCollection) -> bool:
+    attempt, items = obj.attempt, obj.items
+    if attempt is not None and type(attempt) is int and attempt < 1:
+        return False
+    if type(items) is not list or not items:
+        return False
+    seen: set[str] = set()
+    total = correct = None
+    for item in items:
+        kind = getattr(item, "type", None)
+        if type(kind) is not str:
+            continue
+        if kind in seen:
+            return False  # a duplicate metric
+        seen.add(kind)
+        if kind == "totalQuestions":
+            total = item
+        elif kind == "correctQuestions":
+            correct = item
+    if (total is None) != (correct is None) or "xpEarned" not in seen:
+        return False  # TB-9, or the no-XP warning
+    if total is not None and correct is not None:
+        t, c = total.value, correct.value
+        if _is_number(t) and _is_number(c) and c > t:
+            return False
+    extensions = obj.extensions
+    if isinstance(extensions, dict):
+        pct = extensions.get("pctCompleteApp")
+        if pct is not None and not (_is_number(pct) and 0 <= pct <= 100):
+            return False
+    return True
+
+
+def _time_collection_fast(obj: TimebackTimeSpentMetricsCollection) -> bool:
+    return not (isinstance(obj.items, list) and not obj.items)
+
+
+def _time_collection_client_fast(obj: TimebackTimeSpentMetricsCollection) -> bool:
+    if type(obj.items) is not list:
+        return False
+    seen: set[tuple[str, ...]] = set()
+    for item in obj.items:
+        if not isinstance(item, TimeSpentMetric):
+            continue
+        key = (repr(item.type), repr(item.sub_type), repr(item.start_date), repr(item.end_date))  # the rule's key
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _timeback_event_type_fast(obj: Event) -> bool:
+    return not (obj.profile == PROFILE and not isinstance(obj, (ActivityEvent, TimeSpentEvent)))
+
+
 # ---------------------------------------------------------------------------------------------------- registration
 def _label(cls: type, rule: str, *names: str) -> None:
     for name in names:
@@ -476,6 +571,12 @@ register_rule(TimebackActivityMetricsCollection, _activity_collection_rule)
 register_rule(TimebackTimeSpentMetricsCollection, _time_collection_rule)
 register_rule(TimebackTimeSpentMetricsCollection, _time_collection_client_rule, client_only=True)
 register_rule(Event, _timeback_event_type_rule)
+register_fast_path(_activity_metric_rule, _activity_metric_fast)
+register_fast_path(_time_metric_rule, _time_metric_fast)
+register_fast_path(_activity_collection_rule, _activity_collection_fast)
+register_fast_path(_time_collection_rule, _time_collection_fast)
+register_fast_path(_time_collection_client_rule, _time_collection_client_fast)
+register_fast_path(_timeback_event_type_rule, _timeback_event_type_fast)
 
 for _event, _action, _collection in (
     (ActivityEvent, "Completed", TimebackActivityMetricsCollection),

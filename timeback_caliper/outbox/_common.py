@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -27,6 +30,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxError",
     "OutboxStats",
+    "PerThread",
     "Reschedule",
     "backoff_delay",
     "check_identifier",
@@ -43,6 +47,56 @@ PENDING, INFLIGHT, SENT, DEAD = "pending", "inflight", "sent", "dead"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 MAX_ERROR_TEXT = 8000
 """``last_error`` is truncated to this many characters (a server can answer with a huge body)."""
+
+
+C = TypeVar("C")
+
+
+class PerThread(Generic[C]):
+    """One database connection per thread and per process, opened on first use.
+
+    A connection never crosses a ``fork()`` (the child opens its own and leaves the parent's alone, as both
+    SQLite and libpq require), and one whose thread has ended is closed the next time a connection is opened,
+    so web servers that recycle threads do not leak connections.
+    """
+
+    def __init__(self, connect: Callable[[], C], close: Callable[[C], None], usable: Callable[[C], bool]) -> None:
+        self._connect, self._close, self._usable = connect, close, usable
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[tuple[C, int, threading.Thread]] = []
+        self._generation = 0  # bumped by close_all(), so threads drop connections closed under them
+
+    def get(self) -> C:
+        """This thread's connection."""
+        key = (os.getpid(), self._generation)
+        conn: C | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.key == key:
+            if self._usable(conn):
+                return conn
+            stale = conn  # broken (the server restarted, the network dropped): replace it
+        else:
+            stale = None
+        conn = self._connect()
+        self._local.conn, self._local.key = conn, key
+        me, pid = threading.current_thread(), os.getpid()
+        with self._lock:
+            done = [c for c, p, t in self._opened if p == pid and (c is stale or not t.is_alive())]
+            self._opened = [(c, p, t) for c, p, t in self._opened if not any(c is d for d in done)]
+            self._opened.append((conn, pid, me))
+        for old in done:
+            with contextlib.suppress(Exception):  # closing a dead connection may fail; it is gone either way
+                self._close(old)
+        return conn
+
+    def close_all(self) -> None:
+        """Close every connection this process opened (safe to call twice)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._generation += 1
+        for conn, pid, _ in opened:
+            if pid == os.getpid():
+                self._close(conn)
 
 
 class OutboxError(TimebackError):

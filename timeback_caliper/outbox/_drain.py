@@ -24,9 +24,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
+import cattrs
 
 from ..errors import (
     ApiError,
@@ -40,8 +42,9 @@ from ..errors import (
     TimebackError,
     TransportError,
 )
+from ..models._base import building_disabled
 from ..models.caliper.events import Event
-from ..serialization import parse
+from ..serialization import get_converter
 from ._common import MAX_ERROR_TEXT, Backend, Claimed, DrainReport, Reschedule, backoff_delay
 
 __all__ = ["AMBIGUOUS", "CONFIG", "PERMANENT", "RETRY", "DrainSettings", "classify", "describe", "run_drain"]
@@ -89,6 +92,40 @@ def describe(exc: BaseException) -> str:
     return text[:MAX_ERROR_TEXT]
 
 
+def load_event(payload: str) -> Event | str:
+    """The stored wire JSON as an event model, or why it cannot be one.
+
+    Only structured here, not validated: ``client.events.send`` runs the same strict checks as ``parse()``
+    before anything goes on the wire (and an event that fails them there is parked dead, alone), so validating
+    here too would only double the CPU cost of a drain.
+    """
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        return f"stored payload is not JSON: {exc}"
+    if not isinstance(data, dict):
+        return f"stored payload is a JSON {type(data).__name__}, not an event"
+    try:
+        with building_disabled():
+            event = get_converter().structure(data, Event)
+    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as exc:
+        return f"stored payload cannot be read as an event: {exc}"
+    if not isinstance(event, Event):
+        return f"stored payload is a {type(event).__name__}, not an event"
+    return event
+
+
+@attrs.define
+class _Batch:
+    token: str
+    rows: list[Claimed]
+    events: list[Event | str]
+    """Each row's decoded event, or why it cannot be decoded."""
+    limit: int
+    at: float
+    """When it was claimed, on the settings' clock."""
+
+
 class _Abort(Exception):  # noqa: N818 - internal control flow, never escapes run_drain
     def __init__(self, cause: TimebackError) -> None:
         super().__init__(str(cause))
@@ -111,7 +148,7 @@ class _Drainer:
                 settings.lease,
                 self.margin - 5.0,
             )
-        self.token = ""
+        self.token = ""  # the batch being processed: its claim token, rows still held, and lease start
         self.held: dict[int, Claimed] = {}
         self.lease_from = 0.0
 
@@ -184,16 +221,36 @@ class _Drainer:
         self.report.released += len(seqs)
 
     # ------------------------------------------------------------------------------------------------ one claim
-    def process(self, claimed: list[Claimed]) -> None:
+    def claim(self, limit: int) -> _Batch:
+        """Claim up to ``limit`` due events and decode them (runs ahead in a helper thread while sending)."""
+        token, claimed_at = uuid.uuid4().hex, self.settings.clock()  # read before: the lease may be older, not newer
+        if self.stop.is_set():  # running ahead while the drain stops: claim nothing it would only hand back
+            return _Batch(token=token, rows=[], events=[], limit=limit, at=claimed_at)
+        rows = self.backend.claim(limit, self.settings.lease, token, self.worker)
+        return _Batch(token=token, rows=rows, events=[load_event(r.payload) for r in rows], limit=limit, at=claimed_at)
+
+    def release(self, batch: _Batch) -> None:
+        """Hand back a batch claimed ahead but never started (the drain is stopping)."""
+        if batch.rows:
+            self._write("release claimed events", self.backend.release, batch.token, [r.seq for r in batch.rows])
+            self.report.claimed += len(batch.rows)
+            self.report.released += len(batch.rows)
+
+    def process(self, batch: _Batch) -> None:
         """Send and settle one claimed batch; whatever is left unsettled is handed back."""
-        self.held = {c.seq: c for c in claimed}
-        self.lease_from = self.settings.clock()
-        by_sensor: dict[str, list[Claimed]] = {}
-        for c in claimed:
-            by_sensor.setdefault(c.sensor, []).append(c)
+        self.token, self.lease_from = batch.token, batch.at
+        self.held = {c.seq: c for c in batch.rows}
+        by_sensor: dict[str, Part] = {}
+        dead: list[tuple[int, str]] = []
+        for c, event in zip(batch.rows, batch.events, strict=True):
+            if isinstance(event, str):
+                dead.append((c.seq, event))
+            else:
+                by_sensor.setdefault(c.sensor, []).append((c, event))
         try:
-            for sensor, rows in by_sensor.items():
-                parts: list[Part] = [self._parse(rows)]
+            self._dead(dead)
+            for sensor, part in by_sensor.items():
+                parts: list[Part] = [part]
                 while parts and not self.stop.is_set():
                     part = [p for p in parts.pop(0) if p[0].seq in self.held]
                     if part and self._keep_lease():
@@ -207,22 +264,6 @@ class _Drainer:
             raise abort.cause from None
         finally:
             self._release_rest()
-
-    def _parse(self, rows: list[Claimed]) -> Part:
-        part: Part = []
-        dead: list[tuple[int, str]] = []
-        for c in rows:
-            try:
-                event = parse(c.payload)
-            except CaliperValidationError as exc:  # stored by an older version whose rules were looser
-                dead.append((c.seq, describe(exc)))
-                continue
-            if not isinstance(event, Event):
-                dead.append((c.seq, f"stored payload is a {type(event).__name__}, not an event"))
-                continue
-            part.append((c, event))
-        self._dead(dead)
-        return part
 
     def _keep_lease(self) -> bool:
         """Renew the lease when it may run out during the next send; False if nothing is held any more."""
@@ -295,6 +336,14 @@ class _Drainer:
     ) -> None:
         started = time.monotonic()
         report = self.report
+
+        def limit() -> int:
+            return batch_size if max_events is None else min(batch_size, max_events - report.claimed)
+
+        # While one batch is on the wire, a helper thread claims and decodes the next one: the database round
+        # trips and the decoding then cost no wall time. Only after a full batch (more is probably due).
+        ahead: Future[_Batch] | None = None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
         try:
             while True:
                 if self.stop.is_set():
@@ -304,13 +353,15 @@ class _Drainer:
                 if max_seconds is not None and elapsed >= max_seconds:
                     report.stopped = "max_seconds"
                     return
-                limit = batch_size if max_events is None else min(batch_size, max_events - report.claimed)
-                if limit <= 0:
+                if ahead is not None:
+                    running, ahead = ahead, None
+                    batch = running.result()
+                elif limit() > 0:
+                    batch = self.claim(limit())
+                else:
                     report.stopped = "max_events"
                     return
-                self.token = uuid.uuid4().hex
-                claimed = self.backend.claim(limit, self.settings.lease, self.token, self.worker)
-                if not claimed:
+                if not batch.rows:
                     if not forever:
                         report.stopped = "idle"
                         return
@@ -318,13 +369,21 @@ class _Drainer:
                     self.stop.wait(max(wait, 0.0))
                     continue
                 report.batches += 1
-                report.claimed += len(claimed)
-                reclaimed = sum(c.reclaimed for c in claimed)
+                report.claimed += len(batch.rows)
+                reclaimed = sum(c.reclaimed for c in batch.rows)
                 if reclaimed:
                     report.reclaimed += reclaimed
                     logger.warning("outbox: reclaimed %d events whose worker's lease expired", reclaimed)
-                self.process(claimed)
+                if len(batch.rows) == batch.limit and limit() > 0:
+                    ahead = pool.submit(self.claim, limit())
+                self.process(batch)
         finally:
+            if ahead is not None:
+                try:
+                    self.release(ahead.result())
+                except Exception:  # noqa: BLE001 - best effort: never mask the error in flight; the lease expires
+                    logger.exception("outbox: could not hand back the batch claimed ahead; its lease will expire")
+            pool.shutdown(wait=True)
             report.seconds = time.monotonic() - started
 
 

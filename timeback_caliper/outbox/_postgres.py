@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +26,7 @@ from ._common import (
     OutboxEntry,
     OutboxError,
     OutboxStats,
+    PerThread,
     Reschedule,
     check_identifier,
     entry_from_row,
@@ -75,29 +74,23 @@ class PostgresBackend:
         self._v = f'{qualifier}"{prefix}_schema_version"'
         self.description = _redact(url) + (f" (schema {schema})" if schema else "")
         self.transient_errors: tuple[type[BaseException], ...] = (self._psycopg.OperationalError,)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._opened: list[tuple[psycopg.Connection[Any], int]] = []
-        self._generation = 0
+        self._conns: PerThread[psycopg.Connection[Any]] = PerThread(
+            self._connect, lambda c: c.close(), lambda c: not c.closed and not c.broken
+        )
         self._ensure_schema()
 
     # ------------------------------------------------------------------------------------------------ connections
-    def _db(self) -> psycopg.Connection[Any]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        key = (os.getpid(), self._generation)
-        if conn is not None and self._local.key == key and not conn.closed and not conn.broken:
-            return conn
-        # A connection inherited across fork() is left alone: closing it would end the parent's session.
-        conn = self._psycopg.connect(
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] = self._psycopg.connect(
             self._url,
             autocommit=True,
             connect_timeout=self._connect_timeout,
             application_name="timeback-caliper-outbox",
         )
-        self._local.conn, self._local.key = conn, key
-        with self._lock:
-            self._opened.append((conn, os.getpid()))
         return conn
+
+    def _db(self) -> psycopg.Connection[Any]:
+        return self._conns.get()
 
     def _ensure_schema(self) -> None:
         db = self._db()
@@ -150,12 +143,7 @@ class PostgresBackend:
 
     def close(self) -> None:
         """Close the connections this process opened (safe to call twice)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-            self._generation += 1
-        for conn, pid in opened:
-            if pid == os.getpid():
-                conn.close()
+        self._conns.close_all()
 
     def drop(self) -> None:
         """Drop the outbox tables (the schema, if any, stays)."""
@@ -220,21 +208,22 @@ class PostgresBackend:
         """Record rows as sent; a row whose lease was lost is still marked (it must never be sent again)."""
         seqs, jobs = [s for s, _ in items], [j for _, j in items]
         db = self._db()
-        with db.transaction():
-            held = db.execute(
-                f"UPDATE {self._t} AS t SET state = '{SENT}', job_id = u.job, sent_at = now() "
-                "FROM unnest(%s::bigint[], %s::text[]) AS u(seq, job) "
-                f"WHERE t.seq = u.seq AND t.claim_token = %s AND t.state = '{INFLIGHT}'",
-                (seqs, jobs, token),
-            ).rowcount
-            if held == len(items):
-                return 0
-            db.execute(
-                f"UPDATE {self._t} AS t SET state = '{SENT}', job_id = u.job, sent_at = now() "
-                "FROM unnest(%s::bigint[], %s::text[]) AS u(seq, job) "
-                f"WHERE t.seq = u.seq AND t.state <> '{SENT}'",
-                (seqs, jobs),
-            )
+        # Two autocommit statements, not one transaction: each is idempotent, and the usual case (the lease
+        # held) is then a single round trip.
+        held = db.execute(
+            f"UPDATE {self._t} AS t SET state = '{SENT}', job_id = u.job, sent_at = now() "
+            "FROM unnest(%s::bigint[], %s::text[]) AS u(seq, job) "
+            f"WHERE t.seq = u.seq AND t.claim_token = %s AND t.state = '{INFLIGHT}'",
+            (seqs, jobs, token),
+        ).rowcount
+        if held == len(items):
+            return 0
+        db.execute(
+            f"UPDATE {self._t} AS t SET state = '{SENT}', job_id = u.job, sent_at = now() "
+            "FROM unnest(%s::bigint[], %s::text[]) AS u(seq, job) "
+            f"WHERE t.seq = u.seq AND t.state <> '{SENT}'",
+            (seqs, jobs),
+        )
         return len(items) - held
 
     def reschedule(self, token: str, items: Sequence[Reschedule]) -> None:

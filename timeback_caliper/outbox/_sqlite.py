@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from ._common import (
     OutboxEntry,
     OutboxError,
     OutboxStats,
+    PerThread,
     Reschedule,
     check_identifier,
     entry_from_row,
@@ -94,25 +94,18 @@ class SqliteBackend:
         self.transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
         """Errors worth retrying a write for ("database is locked" past the busy timeout, I/O hiccups)."""
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._opened: list[tuple[sqlite3.Connection, int]] = []
-        self._generation = 0  # bumped by close(), so threads drop connections closed under them
+        self._conns = PerThread(self._connect, lambda c: c.close(), lambda c: True)
         self._ensure_schema()
 
     # ------------------------------------------------------------------------------------------------ connections
-    def _db(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.key == (os.getpid(), self._generation):
-            return conn
-        # A connection inherited across fork() is abandoned, never closed or used: SQLite forbids both.
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")  # readers never block the claiming writer
         conn.execute("PRAGMA synchronous=FULL")  # a committed add survives a power cut, not only a crash
-        self._local.conn, self._local.key = conn, (os.getpid(), self._generation)
-        with self._lock:
-            self._opened.append((conn, os.getpid()))
         return conn
+
+    def _db(self) -> sqlite3.Connection:
+        return self._conns.get()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -143,12 +136,7 @@ class SqliteBackend:
 
     def close(self) -> None:
         """Close the connections this process opened (safe to call twice)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-            self._generation += 1
-        for conn, pid in opened:
-            if pid == os.getpid():
-                conn.close()
+        self._conns.close_all()
 
     def drop(self) -> None:
         """Drop the outbox tables."""

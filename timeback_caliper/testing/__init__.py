@@ -10,7 +10,7 @@ from .backend import ClientSpec, EmulatorConfig, RecordedRequest
 from .emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
 from .faults import AMBIGUOUS_KINDS, DEFAULT_RANDOM_KINDS, Fault, FaultStats, RandomFaults, parse_fault
 from .insights import application_id_for, user_id_for
-from .store import EventCopy, JobRow
+from .records import EventCopy, JobRow
 
 __all__ = [
     "AMBIGUOUS_KINDS",

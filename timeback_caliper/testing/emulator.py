@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 from collections import Counter
@@ -13,9 +14,10 @@ from ..client import CaliperClient
 from .backend import DEFAULT_APPLICATIONS, Backend, ClientSpec, DedupeMode, EmulatorConfig, RecordedRequest, SuccessBody
 from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultController, FaultStats, RandomFaults
 from .insights import user_id_for
+from .records import EventCopy, JobRow
 from .routes_admin import reset, state
 from .server import EmulatorServer
-from .store import EventCopy, JobRow, Store
+from .store import Store
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "Emulator"]
 
@@ -115,7 +117,7 @@ class Emulator:
             self._port = server.server_address[1]
             self._backend.worker.start()
             thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="caliper-emulator", daemon=True
+                target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="caliper-emulator", daemon=True
             )
             thread.start()
             self._server, self._thread = server, thread
@@ -133,7 +135,8 @@ class Emulator:
         if server is None:
             return
         server.stopping.set()
-        server.shutdown()
+        if thread is not None and thread.is_alive():
+            server.shutdown()  # waits for serve_forever to return (one poll interval)
         server.server_close()
         server.close_connections(timeout)
         if thread is not None:
@@ -201,6 +204,7 @@ class Emulator:
             "token_url": self.token_url,
             "platform_url": self.url,
             "platform_token_url": self.platform_token_url,
+            "oneroster_url": self.url,  # the OneRoster gradebook routes (testing/gradebook.py)
         }
         options.update(kwargs)
         return CaliperClient(**options)
@@ -306,8 +310,6 @@ class Emulator:
     # ---------------------------------------------------------------------------------------------- introspection
     def requests(self, path: str | None = None, *, method: str | None = None) -> list[RecordedRequest]:
         """Requests received (token routes included), in arrival order; ``path`` is an exact path or ``fnmatch``."""
-        import fnmatch
-
         found = self._backend.requests()
         if method is not None:
             found = [r for r in found if r.method == method.upper()]

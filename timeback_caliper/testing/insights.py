@@ -297,16 +297,15 @@ def sessions_from(
     gap = timedelta(seconds=session_gap)
     for (user, app), wins in groups.items():
         wins.sort(key=lambda w: (w.start, w.end, w.key))
-        run: list[_Window] = []
-        end: datetime | None = None
-        for win in wins:
-            if run and end is not None and win.start - end > gap:
+        run = [wins[0]]
+        end = wins[0].end
+        for win in wins[1:]:
+            if win.start - end > gap:
                 sessions.append(_session(user, app, run))
-                run = []
+                run, end = [], win.end
             run.append(win)
-            end = win.end if len(run) == 1 or end is None else max(end, win.end)
-        if run:
-            sessions.append(_session(user, app, run))
+            end = max(end, win.end)
+        sessions.append(_session(user, app, run))
     sessions.sort(key=lambda s: (s.start, s.id), reverse=True)
     return sessions
 

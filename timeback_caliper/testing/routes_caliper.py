@@ -40,6 +40,17 @@ def _invalid(errors: list[dict[str, Any]]) -> Reply:
     return Reply(status=400, body=caliper_error(message, errors))
 
 
+def _duplicates(data: dict[str, Any], positions: list[int]) -> Reply:
+    """409 naming each repeated event (positions among the events of ``data``)."""
+    events = [(i, e) for i, e in enumerate(data["data"]) if isinstance(e, dict) and "action" in e]
+    errors = [
+        {"path": ["data", i, "id"], "rule": "duplicate", "message": f"event id {e.get('id')} was already received"}
+        for n, (i, e) in enumerate(events)
+        if n in set(positions)
+    ]
+    return Reply(status=409, body=caliper_error("Duplicate event ids", errors))
+
+
 def _client(req: Request) -> str:
     return req.client_id or ""  # always set: the token check ran first
 
@@ -51,6 +62,11 @@ def send_event(app: Backend, req: Request) -> Reply:
     if errors:
         return _invalid(errors)
     cfg = app.config
+    reject = cfg.dedupe == "reject"
+    if reject:  # checked first so a job fault is not spent on a refused envelope (create_job re-checks atomically)
+        dups = app.store.duplicates_of(_client(req), [str(e.get("id")) for e in data["data"] if "action" in e])
+        if dups:
+            return _duplicates(data, dups)
     fault = app.faults.take_job()
     plan = "run" if fault is None else "fail" if fault.kind == "job-fail" else "delayed"
     outcome = app.store.create_job(
@@ -59,15 +75,10 @@ def send_event(app: Backend, req: Request) -> Reply:
         plan=plan,
         reason=fault.reason if fault is not None else None,
         ambiguous=req.ambiguous,
-        reject_duplicates=cfg.dedupe == "reject",
+        reject_duplicates=reject,
     )
     if isinstance(outcome, list):
-        ids = [data["data"][i].get("id") for i in outcome]
-        dup_errors = [
-            {"path": ["data", i, "id"], "rule": "duplicate", "message": f"event id {x} was already received"}
-            for i, x in zip(outcome, ids, strict=True)
-        ]
-        return Reply(status=409, body=caliper_error("Duplicate event ids", dup_errors))
+        return _duplicates(data, outcome)
     app.worker.submit(outcome)
     job_id = str(outcome)
     logger.debug("accepted an envelope as job %s (%d items)", job_id, len(data["data"]))

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .._version import __version__
-from . import routes_admin, routes_auth, routes_caliper, routes_platform, routes_webhooks
+from . import gradebook, routes_admin, routes_auth, routes_caliper, routes_platform, routes_webhooks
 from .backend import Backend, RecordedRequest
 from .faults import Fault
 from .routing import (
@@ -40,6 +40,7 @@ ROUTER = Router(
         *routes_caliper.ROUTES,
         *routes_webhooks.ROUTES,
         *routes_platform.ROUTES,
+        *gradebook.ROUTES,
         *routes_admin.ROUTES,
     ]
 )

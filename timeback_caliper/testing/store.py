@@ -14,140 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import attrs
-
 from ._wire import iso_ms, parse_when, to_ms, utcnow
 from .insights import user_id_for
+from .records import SCHEMA, EventCopy, JobRow, TokenRow, dumps, event_ids, event_record, event_row
 
-__all__ = ["EVENT_FIELDS", "EventCopy", "JobRow", "Store", "TokenRow"]
+__all__ = ["EventCopy", "JobRow", "Store", "TokenRow"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    external_id TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    job_id INTEGER NOT NULL,
-    sensor TEXT,
-    event_time_ms INTEGER,
-    actor_id TEXT,
-    actor_email TEXT,
-    profile TEXT,
-    user_id TEXT,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (client_id, event_time_ms DESC, id DESC);
-CREATE INDEX IF NOT EXISTS events_by_external ON events (client_id, external_id);
-CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    processed_on TEXT,
-    finished_on TEXT,
-    failed_reason TEXT,
-    return_value TEXT,
-    payload TEXT NOT NULL,
-    plan TEXT NOT NULL,
-    reason TEXT,
-    ambiguous INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    token TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL,
-    issuer TEXT NOT NULL,
-    scopes TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS docs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    client_id TEXT,
-    parent TEXT,
-    record TEXT NOT NULL,
-    UNIQUE (kind, id)
-);
-"""
-
-EVENT_FIELDS = (
-    "target",
-    "referrer",
-    "edApp",
-    "group",
-    "membership",
-    "session",
-    "federatedSession",
-    "extensions",
-)
 _PENDING = ("waiting", "active", "delayed")
-
-
-@attrs.frozen
-class TokenRow:
-    """An issued access token."""
-
-    client_id: str
-    issuer: str
-    """``caliper`` (the Cognito-style route) or ``platform``."""
-    scopes: frozenset[str]
-    expires_at: float
-    """Wall-clock expiry (``time.time()`` seconds)."""
-
-
-@attrs.frozen(kw_only=True)
-class JobRow:
-    """A background job as stored."""
-
-    id: int
-    client_id: str
-    state: str
-    created_at: str
-    processed_on: str | None
-    finished_on: str | None
-    failed_reason: str | None
-    return_value: Any
-    plan: str
-    """``run`` (normal), ``fail`` or ``delayed``: what the worker will do with it."""
-    reason: str | None
-    ambiguous: bool
-    """An ambiguous fault (close, delay, trickle) hit the request that created it."""
-    event_ids: list[str]
-
-    def wire(self) -> dict[str, Any]:
-        """The ``job`` object of ``GET /jobs/{id}/status``."""
-        out: dict[str, Any] = {
-            "id": str(self.id),
-            "state": self.state,
-            "returnValue": self.return_value,
-            "processedOn": self.processed_on,
-        }
-        if self.state == "failed":
-            out["failedReason"] = self.failed_reason
-        return out
-
-
-@attrs.frozen(kw_only=True)
-class EventCopy:
-    """One stored copy of an event, with the job that stored it (for duplicate accounting)."""
-
-    id: int
-    external_id: str
-    client_id: str
-    job_id: str
-    ambiguous: bool
-    """The job's request was hit by an ambiguous fault."""
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _event_ids(payload: Mapping[str, Any]) -> list[str]:
-    data = payload.get("data")
-    if not isinstance(data, list):
-        return []
-    return [str(e.get("id")) for e in data if isinstance(e, dict) and "action" in e]
 
 
 class Store:
@@ -261,7 +134,7 @@ class Store:
         With ``reject_duplicates`` the check and the insert are one atomic step: the positions of the
         duplicate events are returned instead, and nothing is queued.
         """
-        ids = _event_ids(payload)
+        ids = event_ids(payload)
         with self._tx() as db:
             if reject_duplicates:
                 dups = self.duplicates_of(client_id, ids)
@@ -270,7 +143,7 @@ class Store:
             cur = db.execute(
                 "INSERT INTO jobs (client_id, state, created_at, payload, plan, reason, ambiguous) "
                 "VALUES (?, 'waiting', ?, ?, ?, ?, ?)",
-                (client_id, iso_ms(utcnow()), _dumps(payload), plan, reason, int(ambiguous)),
+                (client_id, iso_ms(utcnow()), dumps(payload), plan, reason, int(ambiguous)),
             )
             self._pending.setdefault(client_id, Counter()).update(ids)
             return int(cur.lastrowid or 0)
@@ -289,7 +162,7 @@ class Store:
             plan=plan,
             reason=reason,
             ambiguous=bool(amb),
-            event_ids=_event_ids(json.loads(payload)),
+            event_ids=event_ids(json.loads(payload)),
         )
 
     def job(self, job_id: int, client_id: str | None = None) -> JobRow | None:
@@ -332,7 +205,7 @@ class Store:
         payload: dict[str, Any] = json.loads(payload_text)
         pending = self._pending.get(client_id)
         if pending is not None:
-            pending.subtract(_event_ids(payload))
+            pending.subtract(event_ids(payload))
             for key in [k for k, v in pending.items() if v <= 0]:
                 del pending[key]
         return client_id, payload
@@ -359,7 +232,7 @@ class Store:
                     if row[0] is not None:
                         results.append({"allocatedId": str(row[0]), "externalId": ext})
                         continue
-                record = _record(event, sensor, send_time, client_id, now)
+                record = event_record(event, sensor, send_time, client_id, now)
                 when = parse_when(event.get("eventTime"))
                 actor = event.get("actor")
                 actor_id = actor if isinstance(actor, str) else actor.get("id") if isinstance(actor, dict) else None
@@ -377,14 +250,14 @@ class Store:
                         email if isinstance(email, str) else None,
                         event.get("profile"),
                         user_id_for(actor) if event.get("profile") == "TimebackProfile" else None,
-                        _dumps(record),
+                        dumps(record),
                     ),
                 )
                 results.append({"allocatedId": str(cur.lastrowid), "externalId": ext})
             return_value = {"status": "success", "results": results}
             db.execute(
                 "UPDATE jobs SET state = 'completed', return_value = ?, finished_on = ? WHERE id = ?",
-                (_dumps(return_value), now, job_id),
+                (dumps(return_value), now, job_id),
             )
             return results
 
@@ -421,7 +294,7 @@ class Store:
                 f"SELECT id, record FROM events WHERE {cond} ORDER BY event_time_ms DESC, id DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
-        return [_row(i, r) for i, r in rows], int(total)
+        return [event_row(i, r) for i, r in rows], int(total)
 
     def latest_event(self, client_id: str, external_id: str) -> dict[str, Any] | None:
         """The most recent copy of an event (duplicates are possible), or None."""
@@ -429,7 +302,7 @@ class Store:
             "SELECT id, record FROM events WHERE client_id = ? AND external_id = ? ORDER BY id DESC LIMIT 1",
             (client_id, external_id),
         )
-        return _row(*rows[0]) if rows else None
+        return event_row(*rows[0]) if rows else None
 
     def events(self, client_id: str | None = None) -> list[dict[str, Any]]:
         """Every stored event record, oldest first (all clients unless one is named)."""
@@ -437,7 +310,7 @@ class Store:
             rows = self._all("SELECT id, record FROM events ORDER BY id")
         else:
             rows = self._all("SELECT id, record FROM events WHERE client_id = ? ORDER BY id", (client_id,))
-        return [_row(i, r) for i, r in rows]
+        return [event_row(i, r) for i, r in rows]
 
     def timeback_events(self, user_id: str | None = None) -> list[dict[str, Any]]:
         """Stored Timeback-profile events (of one Insights user id when given), oldest first."""
@@ -445,7 +318,7 @@ class Store:
             rows = self._all("SELECT id, record FROM events WHERE user_id IS NOT NULL ORDER BY id")
         else:
             rows = self._all("SELECT id, record FROM events WHERE user_id = ? ORDER BY id", (user_id,))
-        return [_row(i, r) for i, r in rows]
+        return [event_row(i, r) for i, r in rows]
 
     def copies(self) -> list[EventCopy]:
         """Every stored copy with its job, oldest first."""
@@ -475,12 +348,12 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE docs SET record = ?, parent = ? WHERE kind = ? AND id = ?",
-                (_dumps(record), parent, kind, doc_id),
+                (dumps(record), parent, kind, doc_id),
             )
             if cur.rowcount == 0:
                 db.execute(
                     "INSERT INTO docs (kind, id, client_id, parent, record) VALUES (?, ?, ?, ?, ?)",
-                    (kind, doc_id, client_id, parent, _dumps(record)),
+                    (kind, doc_id, client_id, parent, dumps(record)),
                 )
 
     def get_doc(self, kind: str, doc_id: str, *, client_id: str | None = None) -> dict[str, Any] | None:
@@ -511,26 +384,3 @@ class Store:
             if kind == "webhook":
                 db.execute("DELETE FROM docs WHERE kind = 'filter' AND parent = ?", (doc_id,))
             return True
-
-
-def _record(event: Mapping[str, Any], sensor: Any, send_time: Any, client_id: str, now: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "externalId": event.get("id"),
-        "sensor": sensor,
-        "type": event.get("type"),
-        "profile": event.get("profile"),
-        "action": event.get("action"),
-        "eventTime": event.get("eventTime"),
-        "sendTime": send_time,
-        "actor": event.get("actor"),
-        "object": event.get("object"),
-        "generated": event.get("generated"),
-    }
-    for key in EVENT_FIELDS:
-        record[key] = event.get(key)
-    record.update(clientAppId=client_id, created_at=now, updated_at=now, deleted_at=None)
-    return record
-
-
-def _row(db_id: int, record_text: str) -> dict[str, Any]:
-    return {"id": int(db_id), **json.loads(record_text)}

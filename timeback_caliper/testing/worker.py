@@ -37,6 +37,7 @@ class JobWorker:
     def start(self) -> None:
         """Start the thread, re-queuing jobs left ``waiting`` or ``active`` by a previous run (``--db``)."""
         with self._cv:
+            self._queue.clear()  # a restart in the same process: the store is the truth, not the old queue
             for job in self._store.jobs(states=("waiting", "active")):
                 self._queue.append(job.id)
         self._stop.clear()

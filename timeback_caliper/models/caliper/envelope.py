@@ -10,7 +10,16 @@ import attrs
 
 from ...errors import Problem
 from .._base import CALIPER_V1P2, CaliperModel, Iri, WireModel, utcnow
-from .._validate import Ctx, join, register_field_check, register_rule, schema_for, validate_model
+from .._validate import (
+    Ctx,
+    fast_valid,
+    join,
+    register_fast_path,
+    register_field_check,
+    register_rule,
+    schema_for,
+    validate_model,
+)
 
 __all__ = ["Envelope"]
 
@@ -112,3 +121,20 @@ register_field_check(Envelope, "send_time", rule="ENV-2")
 register_field_check(Envelope, "data_version", rule="ENV-3")
 register_field_check(Envelope, "data", _check_data, rule="ENV-4", nested=False)
 register_rule(Envelope, _check_envelope)
+
+
+def _check_data_fast(value: Any, deep: bool) -> bool:
+    if type(value) is not list or not value:
+        return False
+    for item in value:
+        if not isinstance(item, CaliperModel) or (deep and not fast_valid(item, deep=True)):
+            return False
+    return True
+
+
+def _check_envelope_fast(env: Envelope) -> bool:
+    return not (env.data_version != CALIPER_V1P2 and env.data_version is not None)
+
+
+register_fast_path(_check_data, _check_data_fast)
+register_fast_path(_check_envelope, _check_envelope_fast)

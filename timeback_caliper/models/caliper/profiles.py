@@ -14,7 +14,7 @@ import attrs
 
 from ...errors import Problem
 from .._base import VOCABULARIES, WireModel, register_vocabulary
-from .._validate import Ctx, join, register_rule, wire_name
+from .._validate import Ctx, join, register_fast_path, register_rule, wire_name
 from . import vocab as _vocab  # noqa: F401 - registers the Caliper vocabularies before the rows below use them
 from .agents import Agent, Person, SoftwareApplication
 from .annotations import Annotation
@@ -265,6 +265,62 @@ def _check_event(event: Event, path: str, out: list[Problem], ctx: Ctx) -> None:
 
 
 register_rule(Event, _check_event)
+
+
+# The rule's happy path (see models/_validate.py, "fast path"): what it checks for one (event type, profile, action)
+# is worked out once and kept, together with the table rows it was derived from; a row registered or replaced since
+# (extensions, tests) is noticed by identity and the plan is derived again.
+_Plan = tuple[
+    EventRule, "ActionRule | None", "ActionRule | None", bool, tuple[tuple[str, tuple[type, ...]], ...], tuple[str, ...]
+]
+_PLANS: dict[tuple[str, str, str, bool], _Plan] = {}
+
+
+def _plan(rule: EventRule, by_action: ActionRule | None, for_all: ActionRule | None, action: str, known: bool) -> _Plan:
+    ranges: list[tuple[str, tuple[type, ...]]] = []
+    required: list[str] = []
+    for constraint in (by_action, for_all):
+        if constraint is not None:
+            ranges += [("actor", constraint.actors), ("object", constraint.objects), ("generated", constraint.generated)]
+            required += constraint.required
+    ranges += [("object", rule.objects), ("generated", rule.generated), ("target", rule.targets)]
+    ranges.append(("referrer", rule.referrers))
+    if rule.generated_required:
+        required.append("generated")
+    action_ok = not (known and rule.actions and action not in rule.actions)
+    return rule, by_action, for_all, action_ok, tuple((n, a) for n, a in ranges if a), tuple(required)
+
+
+def _check_event_fast(event: Event) -> bool:
+    values = event.__dict__
+    if values["id"] is None or values["event_time"] is None or values["extra"]:
+        return False
+    profile, action = values["profile"], values["action"]
+    if type(profile) is not str or type(action) is not str or profile not in VOCABULARIES.get("profile", ()):
+        return False  # without a profile every profile's row applies: the rule itself merges them
+    kind = type(event).TYPE
+    rule = EVENT_RULES.get((profile, kind))
+    if rule is None:
+        return False
+    known = action in VOCABULARIES.get("action", ())
+    by_action = ACTION_RULES.get((kind, action)) if known else None
+    for_all = ACTION_RULES.get((kind, None))
+    key = (kind, profile, action, known)
+    plan = _PLANS.get(key)
+    if plan is None or plan[0] is not rule or plan[1] is not by_action or plan[2] is not for_all:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(rule, by_action, for_all, action, known)
+    if not plan[3]:
+        return False
+    for name, allowed in plan[4]:
+        value = getattr(event, name)
+        if value is not None and not _in_range(value, allowed):
+            return False
+    return all(getattr(event, name, None) is not None for name in plan[5])
+
+
+register_fast_path(_check_event, _check_event_fast)
 
 
 # ---------------------------------------------------------------------------------------------------- Caliper 1.2

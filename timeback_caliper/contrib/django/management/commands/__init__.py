@@ -1,0 +1,1 @@
+"""``python manage.py timeback_caliper_check``."""
