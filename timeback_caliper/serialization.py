@@ -456,8 +456,7 @@ def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any]
         _write_model=_write_model,
         _fmt=format_datetime,
         _udt=_unstructure_datetime,
-        _WireModel=WireModel,
-        _isinstance=isinstance,
+        _int_repr=int.__repr__,
     )
     tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
     name = f"write_{cls.__name__}"
@@ -512,7 +511,10 @@ def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any]
                 f" if type({v}) is list else {slow}({v}))"
             )
         if kind == _DISPATCH:
-            return f"(_encode_str({v}) if type({v}) is str else _writers.get({v}.__class__, {slow})({v}))"
+            number = ""
+            if int in typing.get_args(_strip_optional(declared)):  # int | float: a number slot
+                number = f"_int_repr({v}) if type({v}) is int else "
+            return f"(_encode_str({v}) if type({v}) is str else {number}_writers.get({v}.__class__, {slow})({v}))"
         return f"{slow}({v})"
 
     for attr, wire, kind, item, declared in _model_fields(cls):

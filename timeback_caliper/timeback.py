@@ -204,6 +204,12 @@ def _merge_extensions(
 
 
 def _metrics(metrics: Any, cls: type[M], rule: str) -> list[M]:
+    if type(metrics) is list:
+        for metric in metrics:
+            if type(metric) is not cls:
+                break
+        else:
+            return metrics[:]  # models as given: nothing to convert
     if isinstance(metrics, (str, bytes, Mapping)) or not isinstance(metrics, Sequence):
         raise CaliperValidationError(
             [

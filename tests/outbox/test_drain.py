@@ -341,3 +341,28 @@ def test_max_seconds_bounds_a_forever_drain(box: Outbox):
     started = time.monotonic()
     report = box.drain(FakeClient(), forever=True, poll_interval=0.05, max_seconds=0.2)
     assert report.stopped == "max_seconds" and 0.15 < time.monotonic() - started < 2
+
+
+def test_a_forever_drain_outlives_a_database_outage(box: Outbox, monkeypatch: pytest.MonkeyPatch):
+    box.add(make_events(3), sensor=SENSOR)
+    backend = box._backend
+    real_claim = backend.claim
+    failures = [backend.transient_errors[0]("the database restarted")]
+
+    def flaky_claim(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_claim(*args)
+
+    monkeypatch.setattr(backend, "claim", flaky_claim)
+    monkeypatch.setattr(threading.Event, "wait", lambda self, timeout=None: self.is_set())  # no real pause
+    with pytest.raises(type(backend.transient_errors[0]("x"))):
+        box.drain(FakeClient())  # a one-off drain reports it
+    failures.append(backend.transient_errors[0]("the database restarted"))
+    stop = threading.Event()
+
+    def send_and_stop(sensor: str, batch: list[Any]) -> None:
+        stop.set()
+
+    report = box.drain(FakeClient(default=send_and_stop), forever=True, stop=stop)
+    assert report.sent == 3 and not failures

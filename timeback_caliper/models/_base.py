@@ -124,6 +124,8 @@ class building_disabled:  # noqa: N801 - used like a function: `with building_di
 
 # Set by models/_validate.py at import: the construction-time check (kept as a hook to avoid an import cycle).
 _check_on_build: list[Callable[[WireModel], None]] = []
+# Filled by models/_validate.py: class -> its generated construction-time predicate (True: valid, and marked so).
+_FAST_BUILT: dict[type, Callable[[Any], bool]] = {}
 
 
 @attrs.frozen(kw_only=True, slots=False)
@@ -142,8 +144,10 @@ class WireModel:
             register_type(cls)
 
     def __attrs_post_init__(self) -> None:
-        if not _STATE.suspended and _check_on_build:
-            _check_on_build[0](self)
+        if _check_on_build and not _STATE.suspended:
+            fast = _FAST_BUILT.get(self.__class__)  # the happy path without the call through check_built
+            if fast is None or not fast(self):
+                _check_on_build[0](self)
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -99,6 +99,7 @@ def register_rule(cls: type, rule: Rule, *, client_only: bool = False) -> None:
     _RULES.setdefault(cls, []).append((rule, client_only))
     _SCHEMAS.clear()
     _FAST.clear()
+    _FAST_BUILT.clear()
 
 
 def register_field_check(
@@ -112,6 +113,7 @@ def register_field_check(
     _FIELD_OVERRIDES[(cls, name)] = (check, rule, nested)
     _SCHEMAS.clear()
     _FAST.clear()
+    _FAST_BUILT.clear()
 
 
 _DEEP = Ctx(strict=True)
@@ -448,12 +450,14 @@ _BUILD_CTX = Ctx(strict=True, build=True)
 
 def check_built(obj: WireModel) -> None:
     """Construction-time check: raise :class:`CaliperValidationError` listing every problem of ``obj``."""
-    fast = _FAST.get((type(obj), False))
+    fast = _FAST_BUILT.get(obj.__class__)
     if fast is None:
-        fast = _make_fast(type(obj), False)
-    if fast(obj):
-        obj.__dict__[CLEAN] = True
-        return
+        fast = _make_fast(obj.__class__, False)
+    if not fast(obj):  # it marks obj CLEAN when it passes
+        _check_built_walk(obj)
+
+
+def _check_built_walk(obj: WireModel) -> None:
     out: list[Problem] = []
     validate_model(obj, "", out, _BUILD_CTX)
     errors = [p for p in out if p.severity == "error"]
@@ -484,6 +488,8 @@ after every field of ``obj`` passed its own fast check."""
 
 _FAST_PATHS: dict[Callable[..., Any], Callable[..., bool]] = {}
 _FAST: dict[tuple[type, bool], Callable[[Any], bool]] = {}
+_FAST_BUILT = _base._FAST_BUILT
+"""class -> its construction-time predicate, which also marks the instance CLEAN when it passes."""
 _DEEP_CLIENT = Ctx(strict=True)
 
 
@@ -491,6 +497,7 @@ def register_fast_path(check_or_rule: Callable[..., Any], fast: Callable[..., bo
     """Give a field check (:data:`FastCheck`) or a class rule (:data:`FastRule`) its happy-path predicate."""
     _FAST_PATHS[check_or_rule] = fast
     _FAST.clear()
+    _FAST_BUILT.clear()
 
 
 def fast_valid(obj: WireModel, deep: bool = True) -> bool:
@@ -688,6 +695,8 @@ def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
             g.line(1, f"if not {g.ref(fast)}(obj): return False")
         else:
             g.scratch(rule, "obj, ''", 1)
+    if not deep:
+        g.line(1, "_d[_CLEAN] = True")
     g.line(1, "return True")
     name = f"fast_{'deep' if deep else 'built'}_{cls.__name__}"
     source = "\n".join([f"def {name}(obj):", *g.lines, ""])
@@ -696,6 +705,8 @@ def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
     exec(compile(source, filename, "exec"), g.globs)
     fn: Callable[[Any], bool] = g.globs[name]
     _FAST[(cls, deep)] = fn
+    if not deep:
+        _FAST_BUILT[cls] = fn
     return fn
 
 

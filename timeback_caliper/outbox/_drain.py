@@ -343,6 +343,7 @@ class _Drainer:
         # While one batch is on the wire, a helper thread claims and decodes the next one: the database round
         # trips and the decoding then cost no wall time. Only after a full batch (more is probably due).
         ahead: Future[_Batch] | None = None
+        pause = 1.0
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
         try:
             while True:
@@ -353,14 +354,24 @@ class _Drainer:
                 if max_seconds is not None and elapsed >= max_seconds:
                     report.stopped = "max_seconds"
                     return
-                if ahead is not None:
-                    running, ahead = ahead, None
-                    batch = running.result()
-                elif limit() > 0:
-                    batch = self.claim(limit())
-                else:
+                if ahead is None and limit() <= 0:
                     report.stopped = "max_events"
                     return
+                try:
+                    if ahead is not None:
+                        running, ahead = ahead, None
+                        batch = running.result()
+                    else:
+                        batch = self.claim(limit())
+                except self.backend.transient_errors as exc:
+                    if not forever:
+                        raise
+                    # A worker outlives a database restart: wait and claim again (nothing is held).
+                    logger.warning("outbox: cannot claim (%s); retrying in %.0fs", exc, pause)
+                    self.stop.wait(pause)
+                    pause = min(pause * 2, 30.0)
+                    continue
+                pause = 1.0
                 if not batch.rows:
                     if not forever:
                         report.stopped = "idle"
