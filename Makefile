@@ -23,12 +23,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check timeback_caliper tests
-	$(PY) -m ruff format --check timeback_caliper tests
+	$(PY) -m ruff check timeback_caliper tests examples
+	$(PY) -m ruff format --check timeback_caliper tests examples
 
 fmt: $(STAMP)
-	$(PY) -m ruff format timeback_caliper tests
-	$(PY) -m ruff check --fix timeback_caliper tests
+	$(PY) -m ruff format timeback_caliper tests examples
+	$(PY) -m ruff check --fix timeback_caliper tests examples
 
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict timeback_caliper

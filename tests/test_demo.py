@@ -16,7 +16,9 @@ pytestmark = pytest.mark.timeout(120)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run_demo(*args: str, cwd: Path, env: dict[str, str] | None = None, code: str | None = None) -> tuple[int, str, float]:
+def run_demo(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, code: str | None = None
+) -> tuple[int, str, float]:
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "timeback_caliper.demo", *args]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIMEBACK_")}
     environ.update(env or {})

@@ -55,7 +55,10 @@ CLI = section("## Command line", "cli.md")
 INTEGRATIONS = section("## Integrations", "integrations.md")
 
 
-@pytest.mark.parametrize(("name", "text", "allowed"), [("cli", CLI, {"sh", "text"}), ("integrations", INTEGRATIONS, {"sh", "python", "text"})])
+@pytest.mark.parametrize(
+    ("name", "text", "allowed"),
+    [("cli", CLI, {"sh", "text"}), ("integrations", INTEGRATIONS, {"sh", "python", "text"})],
+)
 def test_every_block_is_runnable_or_marked_text(name: str, text: str, allowed: set[str]):
     found = blocks(text)
     assert found, name
@@ -70,8 +73,15 @@ def _event(i: int, waste: str | None = None) -> dict[str, Any]:
         items.append({"type": "waste", "value": 30, "subType": waste})
     return to_dict(
         create_time_spent_event(
-            actor={"id": f"https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/{USER}", "email": "ada@example.com"},
-            object={"id": "https://myapp.example.com/activities/fractions", "subject": "Math", "app": {"name": "My App"}},
+            actor={
+                "id": f"https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/{USER}",
+                "email": "ada@example.com",
+            },
+            object={
+                "id": "https://myapp.example.com/activities/fractions",
+                "subject": "Math",
+                "app": {"name": "My App"},
+            },
             metrics=items,
             event_time=f"2025-01-15T09:{i // 60:02d}:{i % 60:02d}.000Z",
             id=f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
@@ -146,7 +156,9 @@ def test_every_shell_block_of_the_cli_docs_runs(emu: Emulator, tmp_path: Path):
         # The first block's output is shown in the docs: run it with stderr merged, as a terminal would show it.
         result = _bash(f"{{ {script}\n}} 2>&1" if first else script, tmp_path, env)
         exports += [line for line in code.splitlines() if line.startswith("export ")]
-        assert result.returncode == 0, f"block {i} failed:\n{code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"block {i} failed:\n{code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
         assert "Traceback" not in result.stdout + result.stderr
         if first:
             assert found[i + 1][0] == "text" and result.stdout == found[i + 1][1]

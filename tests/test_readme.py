@@ -35,14 +35,16 @@ def python_blocks(text: str) -> list[str]:
 
 def own_sections() -> list[Any]:
     """Sections written in README.md itself (not pasted from a docs/ file)."""
-    pasted = {_title(p.read_text(encoding="utf-8")) for p in DOCS.glob("*.md")} if DOCS.is_dir() else set()
-    return [pytest.param(title, id=title[3:]) for title, body in sections().items()
-            if title not in pasted and python_blocks(body)]
+    pasted = {t for p in DOCS.glob("*.md") for t in _titles(p.read_text(encoding="utf-8"))} if DOCS.is_dir() else set()
+    return [
+        pytest.param(title, id=title[3:])
+        for title, body in sections().items()
+        if title not in pasted and python_blocks(body)
+    ]
 
 
-def _title(text: str) -> str:
-    match = re.search(r"^## .+$", text, flags=re.MULTILINE)
-    return match.group(0).strip() if match else ""
+def _titles(text: str) -> set[str]:
+    return {m.strip() for m in re.findall(r"^## .+$", text, flags=re.MULTILINE)}
 
 
 @pytest.fixture

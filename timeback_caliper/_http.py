@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import email.utils
+import errno
+import http.client
 import ipaddress
 import json as _json
 import logging
 import math
 import os
 import random as _random
+import socket
+import ssl
 import sys
 import threading
 import time
-import uuid
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timezone
 from typing import Any, Generic, Protocol, TypeVar
@@ -22,9 +26,14 @@ import attrs
 import backoff
 import requests
 import urllib3.exceptions as u3
+import urllib3.util as u3_util
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, select_proxy
+from urllib3._collections import HTTPHeaderDict
+from urllib3.response import HTTPResponse
+from urllib3.util.response import assert_header_parsing
 
 from .errors import ApiError, TransportError, error_for_status
 
@@ -209,6 +218,333 @@ class _SessionState:
     session: requests.Session | None
     lock: threading.Lock = attrs.Factory(threading.Lock)
     settings: dict[str, tuple[BaseAdapter, dict[str, Any]]] = attrs.Factory(dict)  # origin -> adapter, kwargs
+    routes: dict[str, _Route | None] = attrs.Factory(dict)  # origin -> the direct urllib3 route, None: not eligible
+    base_headers: dict[str, Any] | None = None  # our own Session's default headers, as a plain dict
+
+
+# --- The direct route ----------------------------------------------------------------------------
+# HTTPAdapter.send spends more CPU than the request itself on loopback: it re-derives the urllib3 pool and its TLS
+# settings from the URL, wraps everything in PreparedRequest/Response objects and copies headers twice. When the
+# adapter for a host is exactly requests' HTTPAdapter (not a subclass, not patched by a mock library such as
+# `responses`) and no proxy applies, we resolve its pool once (through the adapter's own methods, so the pool and
+# TLS settings are the ones it would use) and call urllib3 with the arguments HTTPAdapter.send passes, mapping
+# urllib3's exceptions to the same requests exceptions it raises. Anything else takes adapter.send.
+
+_ADAPTER_SEND = HTTPAdapter.send
+_ADAPTER_SEND_MODULE = getattr(_ADAPTER_SEND, "__module__", None)
+
+
+def _adapter_is_plain(adapter: BaseAdapter) -> bool:
+    return (
+        type(adapter) is HTTPAdapter
+        and HTTPAdapter.send is _ADAPTER_SEND
+        and _ADAPTER_SEND_MODULE == "requests.adapters"  # captured before any mock library could patch it
+    )
+
+
+class _Route:
+    """One host's urllib3 pool, resolved once per process the way HTTPAdapter.send resolves it per request."""
+
+    __slots__ = ("adapter", "cert", "origin", "pool", "proxies", "verify")
+
+    def __init__(self, adapter: HTTPAdapter, origin: str, settings: dict[str, Any]) -> None:
+        self.adapter, self.origin = adapter, origin
+        self.verify, self.cert, self.proxies = (
+            settings.get("verify", True),
+            settings.get("cert"),
+            settings.get("proxies"),
+        )
+        self.pool: Any = None
+        self.resolve()
+
+    def resolve(self) -> Any:
+        request = PreparedRequest()
+        request.url = self.origin
+        pool = self.adapter.get_connection_with_tls_context(request, self.verify, proxies=self.proxies, cert=self.cert)
+        self.adapter.cert_verify(pool, self.origin, self.verify, self.cert)  # type: ignore[no-untyped-call]
+        self.pool = pool
+        return pool
+
+
+class _Reply:
+    """What HttpTransport reads from an answer (a requests.Response's fields), filled straight from urllib3."""
+
+    __slots__ = ("_encoding", "content", "headers", "reason", "status_code")
+
+    def __init__(self, status_code: int, reason: str | None, headers: Any, content: bytes) -> None:
+        self.status_code, self.reason, self.headers, self.content = status_code, reason, headers, content
+        self._encoding: Any = _UNSET
+
+    @property
+    def encoding(self) -> str | None:
+        """As requests.Response.encoding: from the Content-Type header."""
+        if self._encoding is _UNSET:
+            kind = self.headers.get("Content-Type")
+            self._encoding = "utf-8" if kind == "application/json" else get_encoding_from_headers(self.headers)
+        return typing.cast("str | None", self._encoding)
+
+
+_UNSET = object()
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _request_id() -> str:
+    """A uuid4 in hex (what ``uuid.uuid4().hex`` gives), for the X-Request-ID, at a third of the cost."""
+    h = os.urandom(16).hex()
+    return f"{h[:12]}4{h[13:16]}{_VARIANT[h[16]]}{h[17:]}"
+
+
+_CHUNK = 10 * 1024  # requests.models.CONTENT_CHUNK_SIZE
+_TIMEOUTS: dict[tuple[float, float], u3_util.Timeout] = {}
+_PATHS: dict[str, str] = {}
+
+
+def _path_url(url: str) -> str:
+    # PreparedRequest.path_url, cached: the request target sent on the wire.
+    path = _PATHS.get(url)
+    if path is None:
+        parts = urlsplit(url)
+        path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        if len(_PATHS) >= 512:
+            _PATHS.clear()
+        _PATHS[url] = path
+    return path
+
+
+_NAMES: dict[tuple[str, ...], bool | None] = {}
+
+
+def _header_names(names: tuple[str, ...]) -> bool | None:
+    """For a set of header names: None if two differ only in case, else whether Content-Length is among them."""
+    try:
+        return _NAMES[names]
+    except KeyError:
+        pass
+    lower = [n.lower() for n in names]
+    found = None if len(set(lower)) != len(lower) else "content-length" in lower
+    if len(_NAMES) >= 256:
+        _NAMES.clear()
+    _NAMES[names] = found
+    return found
+
+
+def _urlopen(
+    route: _Route,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+    has_length: bool,
+) -> _Reply:
+    """HTTPAdapter.send + Response.content over the route's pool, raising what those raise."""
+    pool = route.pool
+    if pool.pool is None:  # closed: evicted by the PoolManager (more hosts than pool_connections), or the session
+        pool = route.resolve()
+    retries = route.adapter.max_retries
+    path = _path_url(url)
+    try:
+        if retries.total == 0 and (body is None or (type(body) is bytes and has_length)):
+            reply = _reuse(pool, retries, method, path, headers, body, timeout)
+            if reply is not None:
+                return reply
+        return _open(pool, retries, method, path, headers, body, timeout, has_length)
+    except requests.RequestException:
+        raise  # already mapped (reading the body): requests' exceptions are OSErrors too
+    # HTTPAdapter.send's mapping of urllib3's exceptions, clause for clause.
+    except (u3.ProtocolError, OSError) as e:
+        raise requests.ConnectionError(e) from e
+    except u3.MaxRetryError as e:
+        if isinstance(e.reason, u3.ConnectTimeoutError) and not isinstance(e.reason, u3.NewConnectionError):
+            raise requests.ConnectTimeout(e) from e
+        if isinstance(e.reason, u3.ResponseError):
+            raise requests.exceptions.RetryError(e) from e
+        if isinstance(e.reason, u3.ProxyError):
+            raise requests.exceptions.ProxyError(e) from e
+        if isinstance(e.reason, u3.SSLError):
+            raise requests.exceptions.SSLError(e) from e
+        raise requests.ConnectionError(e) from e
+    except u3.ClosedPoolError as e:
+        raise requests.ConnectionError(e) from e
+    except u3.ProxyError as e:
+        raise requests.exceptions.ProxyError(e) from e
+    except u3.SSLError as e:
+        raise requests.exceptions.SSLError(e) from e
+    except u3.ReadTimeoutError as e:
+        raise requests.ReadTimeout(e) from e
+    except u3.InvalidHeader as e:
+        raise requests.exceptions.InvalidHeader(e) from e
+
+
+def _open(
+    pool: Any,
+    retries: Any,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+    has_length: bool,
+) -> _Reply:
+    # The full urllib3 path: new connections (connect errors, TLS handshakes) and anything unusual.
+    u3_timeout = _TIMEOUTS.get(timeout)
+    if u3_timeout is None:
+        if len(_TIMEOUTS) >= 64:
+            _TIMEOUTS.clear()
+        u3_timeout = _TIMEOUTS[timeout] = u3_util.Timeout(connect=timeout[0], read=timeout[1])
+    resp = pool.urlopen(
+        method=method,
+        url=path,
+        body=body,
+        headers=headers,
+        redirect=False,
+        assert_same_host=False,
+        preload_content=False,
+        decode_content=False,
+        retries=retries,
+        timeout=u3_timeout,
+        chunked=body is not None and not has_length,
+    )
+    return _Reply(resp.status, resp.reason, resp.headers, _content(resp))
+
+
+def _content(resp: Any) -> bytes:
+    """Response.content: the body read the way requests reads it, with its error mapping."""
+    try:
+        return b"".join(resp.stream(_CHUNK, decode_content=True)) or b""
+    except u3.ProtocolError as e:
+        raise requests.exceptions.ChunkedEncodingError(e) from e
+    except u3.DecodeError as e:
+        raise requests.exceptions.ContentDecodingError(e) from e
+    except u3.ReadTimeoutError as e:
+        raise requests.ConnectionError(e) from e
+    except u3.SSLError as e:
+        raise requests.exceptions.SSLError(e) from e
+
+
+# A request on a pooled keep-alive connection, written and read with http.client's own methods (the ones urllib3's
+# connection extends), so none of urlopen's bookkeeping runs: what urllib3 does for a reused connection, step by
+# step (HTTPConnectionPool.urlopen/_make_request, HTTPConnection.request/getresponse, HTTPResponse._error_catcher),
+# raising the same urllib3 exceptions. A connection that is new or was dropped goes back to the pool and the request
+# takes urlopen, which connects it.
+_BASE_REQUEST = http.client.HTTPConnection.request
+_BASE_GETRESPONSE = http.client.HTTPConnection.getresponse
+_CONNECTION_ERRORS = (
+    u3.TimeoutError,
+    http.client.HTTPException,
+    OSError,
+    u3.ProtocolError,
+    ssl.SSLError,
+    u3.SSLError,
+    ssl.CertificateError,
+    u3.ProxyError,
+)
+_BLOCKING_ERRNOS = {errno.EAGAIN, errno.EWOULDBLOCK}
+_u3_log = logging.getLogger("urllib3.connectionpool")
+
+
+def _reuse(
+    pool: Any,
+    retries: Any,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+) -> _Reply | None:
+    conn = pool._get_conn()
+    if conn.sock is None:
+        pool._put_conn(conn)
+        return None
+    connect_timeout, read_timeout = timeout
+    pool.num_requests += 1
+    try:
+        conn.timeout = connect_timeout
+        try:
+            conn.sock.settimeout(connect_timeout)
+            _BASE_REQUEST(conn, method, path, body, headers)
+        except BrokenPipeError:
+            pass  # the server may have answered before closing: read the answer
+        except OSError as e:
+            if e.errno != errno.EPROTOTYPE and e.errno != errno.ECONNRESET:
+                raise
+        if not conn.is_closed:
+            conn.timeout = read_timeout
+        try:
+            conn.sock.settimeout(conn.timeout)
+            response = _BASE_GETRESPONSE(conn)
+        except (ssl.SSLError, OSError) as e:
+            if isinstance(e, socket.timeout) or getattr(e, "errno", None) in _BLOCKING_ERRNOS:
+                raise u3.ReadTimeoutError(pool, path, f"Read timed out. (read timeout={read_timeout})") from e
+            raise
+    except _CONNECTION_ERRORS as e:
+        conn.close()
+        pool._put_conn(None)
+        error: Exception = u3.SSLError(e) if isinstance(e, (ssl.SSLError, ssl.CertificateError)) else e
+        if isinstance(error, (OSError, http.client.HTTPException)):
+            error = u3.ProtocolError("Connection aborted.", error)
+        retries.increment(method, path, error=error, _pool=pool, _stacktrace=sys.exc_info()[2])
+        raise error from e  # not reached: a policy with no retries left raises above
+    except BaseException:
+        conn.close()
+        pool._put_conn(None)
+        raise
+    try:
+        assert_header_parsing(response.msg)
+    except (u3.HeaderParsingError, TypeError) as hpe:
+        _u3_log.warning(
+            "Failed to parse headers (url=%s): %s", pool.scheme + "://" + pool.host + path, hpe, exc_info=True
+        )
+    headers_out = HTTPHeaderDict(response.msg.items())
+    if _u3_log.isEnabledFor(logging.DEBUG):
+        _u3_log.debug(
+            '%s://%s:%s "%s %s %s" %s %s',
+            *(pool.scheme, pool.host, pool.port, method, path),
+            *(getattr(conn, "_http_vsn_str", "HTTP/?"), response.status, response.length),
+        )
+    length = headers_out.get("content-length")
+    if response.chunked or response.length is None or "," in (length or ",") or "content-encoding" in headers_out:
+        # Chunked, encoded or oddly framed: urllib3's own response object reads it (and judges the framing).
+        try:
+            wrapped = HTTPResponse(
+                body=response,
+                headers=headers_out,
+                status=response.status,
+                version=response.version,
+                version_string=getattr(conn, "_http_vsn_str", "HTTP/?"),
+                reason=response.reason,
+                preload_content=False,
+                decode_content=False,
+                original_response=response,
+                enforce_content_length=True,
+                request_method=method,
+                request_url=path,
+                retries=retries,
+                connection=conn,
+                pool=pool,
+            )
+        except BaseException:
+            conn.close()
+            pool._put_conn(None)
+            raise
+        return _Reply(wrapped.status, wrapped.reason, wrapped.headers, _content(wrapped))
+    clean = False
+    try:
+        content = response.read()
+        clean = True
+    except TimeoutError as e:
+        raise requests.ConnectionError(u3.ReadTimeoutError(pool, None, "Read timed out.")) from e
+    except ssl.SSLError as e:
+        raise requests.exceptions.SSLError(u3.SSLError(e)) from e
+    except (http.client.HTTPException, OSError) as e:
+        raise requests.exceptions.ChunkedEncodingError(u3.ProtocolError(f"Connection broken: {e!r}", e)) from e
+    finally:
+        if not clean:
+            response.close()
+            conn.close()
+        if response.isclosed():
+            pool._put_conn(conn)
+    return _Reply(response.status, response.reason, headers_out, content)
 
 
 class SessionManager:
@@ -288,6 +624,26 @@ class SessionManager:
             settings: dict[str, Any] = dict(session.merge_environment_settings(origin, {}, False, None, None))
             found = state.settings[origin] = (session.get_adapter(origin), settings)
         adapter, settings = found
+        if _adapter_is_plain(adapter):
+            route = state.routes.get(origin, _UNSET)
+            if route is _UNSET:
+                route = state.routes[origin] = (
+                    _Route(typing.cast(HTTPAdapter, adapter), origin, settings)
+                    if not select_proxy(origin, settings.get("proxies"))
+                    else None
+                )
+            if route is not None:
+                # Our own Session's headers never change: read them once (a caller's Session may change its own).
+                base = state.base_headers if self._given is None else None
+                if base is None:
+                    base = {**session.headers}
+                    if self._given is None:
+                        state.base_headers = base
+                merged = {**base, **headers}
+                names = _header_names(tuple(merged))
+                if names is not None:  # no two names differ only in case (else CaseInsensitiveDict must merge them)
+                    reply = _urlopen(typing.cast(_Route, route), method, url, merged, body, timeout, names)
+                    return typing.cast(requests.Response, reply)
         prepared = PreparedRequest()  # prepare() would re-parse the URL and build a cookie jar we never use
         prepared.method, prepared.url, prepared.body = method, url, body
         prepared.headers = CaseInsensitiveDict({**session.headers, **headers})  # type: ignore[arg-type]
@@ -512,7 +868,7 @@ class HttpTransport:
             data = _encode_json(json).encode()
         elif isinstance(data, str):  # len() would miscount Content-Length for non-ASCII text
             raise TypeError("data= must be bytes: encode the JSON text first")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or _request_id()
         url, origin = self._url(path, params)
         hdrs = self._headers.copy()
         hdrs["X-Request-ID"] = rid

@@ -18,6 +18,7 @@ __all__ = [
     "ForbiddenError",
     "JobFailedError",
     "JobTimeoutError",
+    "MissingExtraError",
     "NotFoundError",
     "PartialSendError",
     "PayloadTooLargeError",
@@ -193,6 +194,14 @@ class PartialSendError(TimebackError):
     ) -> None:
         super().__init__(message)
         self.message, self.sent, self.unsent, self.unsent_event_ids = message, sent, unsent, unsent_event_ids
+
+
+class MissingExtraError(TimebackError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+    def __init__(self, module: str, extra: str, feature: str) -> None:
+        self.module, self.extra = module, extra
+        super().__init__(f"{feature} needs {module}: pip install 'timeback-caliper-sync[{extra}]'")
 
 
 class ActivityRunError(TimebackError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
@@ -20,11 +21,12 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .models._base import CALIPER_V1P2, CaliperModel, utcnow
-from .models._validate import Ctx, validate_model
+from .models._validate import CLEAN, Ctx, fast_valid, validate_model
 from .models.api import SendResult, StoredEvent, StoredEventsPage, ValidationResult, job_id_from_body
 from .models.caliper.envelope import Envelope
 from .models.caliper.events import Event
-from .serialization import format_datetime, get_converter, validate
+from .serialization import _encode_str, format_datetime, get_converter, to_json, validate
+from .timeback import create_activity_event, create_time_spent_event
 
 __all__ = ["DEFAULT_PATHS", "Events"]
 
@@ -38,6 +40,9 @@ DEFAULT_PATHS: dict[str, str] = {
     "job_status": "/jobs/{job_id}/status",
 }
 _STRICT = Ctx(strict=True, trust_built=True)
+_SPACE = re.compile(r"\s")  # the whitespace str.isspace() knows
+_DATA_VERSION = CALIPER_V1P2.encode()
+_to_json = to_json
 
 
 class _Chunk:
@@ -110,24 +115,21 @@ class Events:
 
     def send_activity(self, sensor: str, **event_input: Any) -> SendResult:
         """Build one Timeback ActivityEvent (see ``create_activity_event``) and send it."""
-        from .timeback import create_activity_event
-
         return self._send(sensor, [create_activity_event(**event_input)], None)
 
     def send_time_spent(self, sensor: str, **event_input: Any) -> SendResult:
         """Build one Timeback TimeSpentEvent (see ``create_time_spent_event``) and send it."""
-        from .timeback import create_time_spent_event
-
         return self._send(sensor, [create_time_spent_event(**event_input)], None)
 
     def _send(self, sensor: str, data: list[CaliperModel], send_time: datetime | str | None) -> SendResult:
         ids = self._check(sensor, data)
-        items = [self._serialize(m) for m in data]
+        # Each item is serialized once, here; splits, 413 halves and retries reuse these bytes.
+        items = [_to_json(m).encode() for m in data]
         stamp = format_datetime(send_time if send_time is not None else self._clock())
         prefix = b'{"sensor":%s,"sendTime":"%s","dataVersion":"%s","data":[' % (
-            json.dumps(sensor, ensure_ascii=False).encode(),
+            _encode_str(sensor).encode(),
             stamp.encode(),
-            CALIPER_V1P2.encode(),
+            _DATA_VERSION,
         )
         room = self._max_bytes - len(prefix) - 2
         for i, item in enumerate(items):
@@ -201,7 +203,7 @@ class Events:
 
     def _check(self, sensor: str, data: list[CaliperModel]) -> list[str]:
         problems: list[Problem] = []
-        if not isinstance(sensor, str) or ":" not in sensor or any(c.isspace() for c in sensor):
+        if not isinstance(sensor, str) or ":" not in sensor or _SPACE.search(sensor) is not None:
             problems.append(Problem("sensor", f"sensor must be an absolute IRI, got {sensor!r}", "ENV-1"))
         if not data:
             problems.append(Problem("data", "send() needs at least one event or entity", "ENV-4"))
@@ -214,7 +216,8 @@ class Events:
                     Problem(where, f"expected an event or entity model, got {type(item).__name__}", "ENV-4")
                 )
                 continue
-            validate_model(item, where, problems, _STRICT)
+            if not item.__dict__.get(CLEAN) and not fast_valid(item, deep=True):
+                validate_model(item, where, problems, _STRICT)  # built and checked: trusted, else walked
             if isinstance(item, Event):
                 if item.profile is None:
                     problems.append(Problem(f"{where}.profile", "profile is required to send an event", "EVT-2"))
@@ -226,9 +229,6 @@ class Events:
         if errors:
             raise CaliperValidationError("invalid events: nothing was sent", errors)
         return ids
-
-    def _serialize(self, model: CaliperModel) -> bytes:
-        return json.dumps(self._unstructure(model), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
     def _chunks(self, data: list[CaliperModel], items: list[bytes], ids: list[str], room: int) -> Iterator[_Chunk]:
         start, size = 0, 0

@@ -21,7 +21,7 @@ from typing import Any, Union
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, override
 
 from .errors import CaliperValidationError, CaliperWarning, Problem
 from .models._base import TYPE_REGISTRY, WireModel, building_disabled, is_registered
@@ -55,7 +55,8 @@ def format_datetime(value: datetime | str) -> str:
         if value.tzinfo is None:
             raise CaliperValidationError("naive datetime: give a timezone-aware datetime")
         value = value.astimezone(_UTC)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+    # %-formatting: the fastest way to this text (the send path formats every event's time).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
         value.year,
         value.month,
         value.day,
@@ -263,7 +264,6 @@ def make_converter() -> cattrs.Converter:
     return conv
 
 
-
 # ---------------------------------------------------------------------------------------------------- generated hooks
 # Unstructuring (to_dict) and writing (dumps, the send path) are generated per model class, once, as plain Python
 # code: the type tag first, a None check per field, the declared type's conversion inlined, and a child model's own
@@ -273,7 +273,7 @@ def make_converter() -> cattrs.Converter:
 
 _ID, _DATETIME, _LIST, _DISPATCH, _HOOK = "identity", "datetime", "list", "dispatch", "hook"
 _PRIMITIVES = (str, int, float, bool, bytes)
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 """Exactly ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``."""
 

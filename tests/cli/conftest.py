@@ -56,9 +56,7 @@ def event_dicts(count: int, *, start: int = 0, when: datetime = T0) -> list[dict
 
 def activity_dict() -> dict[str, Any]:
     return to_dict(
-        create_activity_event(
-            actor=ACTOR, object=CONTEXT, metrics=[{"type": "xpEarned", "value": 12}], event_time=T0
-        )
+        create_activity_event(actor=ACTOR, object=CONTEXT, metrics=[{"type": "xpEarned", "value": 12}], event_time=T0)
     )
 
 

@@ -23,9 +23,7 @@ def test_each_back_end_reports_first_and_cached_timings(emu: Emulator):
 
 
 def test_a_refused_back_end_is_a_result_not_an_exception(emu: Emulator):
-    emu.add_client(
-        "caliper-only", "s3cret-value", scopes=["https://purl.imsglobal.org/spec/caliper/v1p1/scope/admin"]
-    )
+    emu.add_client("caliper-only", "s3cret-value", scopes=["https://purl.imsglobal.org/spec/caliper/v1p1/scope/admin"])
     with emu.client(client_id="caliper-only", client_secret="s3cret-value") as client:
         [caliper, platform] = check_auth(client)
     assert caliper.ok

@@ -272,12 +272,18 @@ def test_console_entry_point_in_a_subprocess(env: Emulator, tmp_path: Path):
 
 
 def test_a_missing_cli_extra_is_named(tmp_path: Path):
-    code = (
-        "import sys\n"
-        "sys.modules['click'] = None\n"
-        "from timeback_caliper.cli import run\n"
-        "sys.exit(run(['--help']))\n"
-    )
+    code = "import sys\nsys.modules['click'] = None\nfrom timeback_caliper.cli import run\nsys.exit(run(['--help']))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "pip install 'timeback-caliper-sync[cli]'" in out.stderr
+
+
+def test_verbose_shows_the_library_retry_logs_once(env: Emulator, cli: Any):
+    env.fail_next(1, 503, path="/caliper/events")
+    quiet = cli("events", "list")
+    assert quiet.code == 0 and "INFO" not in quiet.err
+    env.fail_next(1, 503, path="/caliper/events")
+    loud = cli("-v", "events", "list")
+    assert loud.code == 0
+    retries = [line for line in loud.err.splitlines() if line.startswith("INFO timeback_caliper._http")]
+    assert len(retries) == 1, loud.err

@@ -105,6 +105,37 @@ def test_skip_invalid_sends_the_rest(env: Emulator, cli: Any, tmp_path: Path):
     assert sorted(stored_ids(env)) == sorted([rows[0]["id"], rows[2]["id"]])
 
 
+def test_skip_invalid_with_nothing_valid_is_still_a_usage_error(env: Emulator, cli: Any, tmp_path: Path):
+    rows = event_dicts(2)
+    for row in rows:
+        row["actor"]["email"] = "nope"
+    result = cli("send", str(write_jsonl(tmp_path / "e.jsonl", rows)), "--sensor", SENSOR, "--skip-invalid")
+    assert result.code == 2 and "no valid events" in result.err
+    assert env.requests("/caliper/event") == []
+
+
+def test_a_progress_bar_when_asked(env: Emulator, cli: Any, tmp_path: Path):
+    result = cli("send", str(write_jsonl(tmp_path / "e.jsonl", event_dicts(3))), "--sensor", SENSOR, "--progress")
+    assert result.code == 0
+    assert "sending" in result.err and "3/3" in result.err  # rich's bar, not the plain lines
+    assert "sent 3/3 events (job" not in result.err
+
+
+def test_an_accepted_envelope_without_a_job_id(cli: Any, tmp_path: Path, monkeypatch: Any):
+    with Emulator(success_body="empty") as quiet:
+        monkeypatch.setenv("TIMEBACK_CALIPER_URL", quiet.url)
+        monkeypatch.setenv("TIMEBACK_TOKEN_URL", quiet.token_url)
+        monkeypatch.setenv("TIMEBACK_CLIENT_ID", quiet.client_id)
+        monkeypatch.setenv("TIMEBACK_CLIENT_SECRET", quiet.client_secret)
+        point = tmp_path / "cp"
+        path = write_jsonl(tmp_path / "e.jsonl", event_dicts(2))
+        result = cli("send", str(path), "--sensor", SENSOR, "--checkpoint", str(point), "--wait")
+        assert result.code == 0 and result.out == ""
+        assert "sent 2/2 events (job no job id)" in result.err
+        again = cli("send", str(path), "--sensor", SENSOR, "--checkpoint", str(point))
+        assert again.code == 0 and "2 already sent" in again.err
+
+
 def test_unreadable_json_is_fatal_even_with_skip_invalid(env: Emulator, cli: Any, tmp_path: Path):
     path = tmp_path / "e.jsonl"
     path.write_text(json.dumps(event_dicts(1)[0]) + "\n{\n", encoding="utf-8")
@@ -120,14 +151,14 @@ def test_api_error_before_anything_was_accepted_exits_1(env: Emulator, cli: Any,
     assert result.err.count("error: HTTP 403") == 1
 
 
-def test_partial_send_exits_3_and_the_checkpoint_resumes_without_duplicates(
-    env: Emulator, cli: Any, tmp_path: Path
-):
+def test_partial_send_exits_3_and_the_checkpoint_resumes_without_duplicates(env: Emulator, cli: Any, tmp_path: Path):
     rows = event_dicts(5)
     path = write_jsonl(tmp_path / "e.jsonl", rows)
     point = tmp_path / "send.checkpoint"
     env.inject(Fault.status_code(503, count=None, path="/caliper/event", skip=1))
-    first = cli("--max-attempts", "1", "send", str(path), "--sensor", SENSOR, "--batch-size", "2", "--checkpoint", str(point))
+    first = cli(
+        "--max-attempts", "1", "send", str(path), "--sensor", SENSOR, "--batch-size", "2", "--checkpoint", str(point)
+    )
     assert first.code == 3
     assert first.out.split() == ["1"]
     assert "error: HTTP 503" in first.err and "rerun with the same --checkpoint" in first.err
@@ -224,12 +255,13 @@ def test_a_torn_last_record_is_dropped(env: Emulator, tmp_path: Path):
     assert [r.get("op") for r in records(point)] == [None, "sending", "accepted", "sending"]
 
 
-def test_first_ctrl_c_finishes_the_envelope_in_flight(env: Emulator, cli: Any, tmp_path: Path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_first_ctrl_c_finishes_the_envelope_in_flight(env: Emulator, cli: Any, tmp_path: Path, sig: int):
     rows = event_dicts(6)
     path = write_jsonl(tmp_path / "e.jsonl", rows)
     point = tmp_path / "cp"
     env.inject(Fault.delay(0.5, 1, path="/caliper/event", skip=1))
-    when_posts(env, 2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    when_posts(env, 2, lambda: os.kill(os.getpid(), sig))
     args = ("send", str(path), "--sensor", SENSOR, "--batch-size", "2", "--checkpoint", str(point))
     first = cli(*args)
     assert first.code == 130
@@ -288,8 +320,8 @@ def test_a_killed_process_resumes_without_resending(env: Emulator, cli: Any, tmp
         child.wait(30)
     finally:
         child.kill()
-        child.communicate(timeout=10)
-    assert child.returncode == -signal.SIGKILL
+        _, err = child.communicate(timeout=10)
+    assert child.returncode == -signal.SIGKILL, err.decode()
     with Checkpoint.open(point, base_url=env.url) as cp:
         assert len(cp.accepted) == 4 and len(cp.in_flight) == 2
     time.sleep(1.2)

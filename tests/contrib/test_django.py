@@ -36,7 +36,7 @@ ACTOR = {"id": "https://school-app.example.com/users/7", "email": "ada@example.c
 CONTEXT = {"id": "https://school-app.example.com/activities/1", "subject": "Math", "app": {"name": "School App"}}
 
 
-class Rollback(Exception):
+class RollbackError(Exception):
     """Raised inside a transaction to roll it back."""
 
 
@@ -54,8 +54,8 @@ def complete_view(request: HttpRequest) -> JsonResponse:
             )
             send_on_commit(envelope)
             if request.POST.get("fail"):
-                raise Rollback
-    except Rollback:
+                raise RollbackError
+    except RollbackError:
         return JsonResponse({"saved": False}, status=409)
     return JsonResponse({"saved": True, "event_ids": [e.id for e in envelope.data]})
 
@@ -116,7 +116,9 @@ def test_one_shared_client_per_process_from_settings(timeback: Emulator):
     client = get_client()
     assert get_client() is client
     assert client.base_url == timeback.url and client.activity.config.sensor == SENSOR
-    with override_settings(TIMEBACK_CALIPER={"USE_ENV": False, "ENV": "staging", "CLIENT_ID": "a", "CLIENT_SECRET": "b"}):
+    with override_settings(
+        TIMEBACK_CALIPER={"USE_ENV": False, "ENV": "staging", "CLIENT_ID": "a", "CLIENT_SECRET": "b"}
+    ):
         other = get_client()
         assert other is not client and other.base_url == "https://caliper.staging.alpha-1edtech.ai"
 
@@ -131,10 +133,15 @@ def test_send_on_commit_sends_only_after_the_commit(timeback: Emulator):
     assert timeback.stored_events()[0]["sensor"] == SENSOR
 
 
-def test_a_rolled_back_transaction_sends_nothing(timeback: Emulator):
-    with pytest.raises(Rollback), transaction.atomic():
+def send_then_roll_back() -> None:
+    with transaction.atomic():
         send_on_commit([event()])
-        raise Rollback
+        raise RollbackError
+
+
+def test_a_rolled_back_transaction_sends_nothing(timeback: Emulator):
+    with pytest.raises(RollbackError):
+        send_then_roll_back()
     assert posts(timeback) == 0
 
 
@@ -145,10 +152,14 @@ def test_outside_a_transaction_it_sends_at_once(timeback: Emulator):
 
 
 def test_invalid_events_raise_inside_the_transaction(timeback: Emulator):
-    bad = event()
-    with pytest.raises(CaliperValidationError) as err, transaction.atomic():
-        send_on_commit([event()])
-        send_on_commit([bad, bad])
+    def send_two() -> None:
+        bad = event()
+        with transaction.atomic():
+            send_on_commit([event()])
+            send_on_commit([bad, bad])
+
+    with pytest.raises(CaliperValidationError) as err:
+        send_two()
     assert "duplicate event id" in str(err.value)
     assert posts(timeback) == 0  # the rollback dropped the first on_commit too
     with pytest.raises(CaliperValidationError, match="absolute IRI"):
@@ -183,7 +194,10 @@ def test_the_test_client_records_a_completion_end_to_end(timeback: Emulator):
 def test_missing_or_invalid_settings(timeback: Emulator):
     with override_settings(TIMEBACK_CALIPER=None), pytest.raises(ImproperlyConfigured, match="TIMEBACK_CALIPER"):
         get_client()
-    with override_settings(TIMEBACK_CALIPER={"CLIENT_IDD": "x"}), pytest.raises(ImproperlyConfigured, match="CLIENT_IDD"):
+    with (
+        override_settings(TIMEBACK_CALIPER={"CLIENT_IDD": "x"}),
+        pytest.raises(ImproperlyConfigured, match="CLIENT_IDD"),
+    ):
         get_client()
     with override_settings(TIMEBACK_CALIPER={"USE_ENV": False}), pytest.raises(ImproperlyConfigured, match="client_id"):
         get_client()

@@ -161,6 +161,22 @@ class FakeClient:
         self.retry = RetryPolicy(deadline=1.0)
 
 
+def wait_until_due(box: Outbox, ids: Sequence[str], timeout: float = 10.0) -> None:
+    """Wait until every one of these events is due again (their backoff has passed); polls, never guesses a sleep."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = [box.entry(i) for i in ids]
+        due = [e.next_attempt_at for e in entries if e is not None and e.next_attempt_at is not None]
+        now = datetime.now(timezone.utc) - timedelta(milliseconds=20)  # margin: the database's clock may lead
+        if all(when <= now for when in due):
+            return
+        assert time.monotonic() < deadline, f"not due after {timeout}s: {due}"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def emulator() -> Iterator[Any]:
     """A fresh local emulator (real HTTP on loopback)."""

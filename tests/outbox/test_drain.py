@@ -26,7 +26,7 @@ from timeback_caliper.outbox import Outbox
 from timeback_caliper.outbox._common import backoff_delay
 from timeback_caliper.outbox._drain import AMBIGUOUS, CONFIG, PERMANENT, RETRY, classify, describe
 
-from .conftest import SENSOR, FakeClient, Target, make_events
+from .conftest import SENSOR, FakeClient, Target, make_events, wait_until_due
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -142,7 +142,7 @@ def test_retryable_failures_are_rescheduled_with_backoff(box: Outbox, error: Exc
     assert entry.next_attempt_at is not None and entry.next_attempt_at > entry.created_at
     if isinstance(error, RateLimitError):  # Retry-After is a floor over the 0.01-0.05 s backoff
         assert box.drain(FakeClient()).claimed == 0
-    time.sleep(0.25)
+    wait_until_due(box, [e["id"] for e in events])
     assert box.drain(FakeClient()).sent == 3
     entry = box.entry(events[0]["id"])
     assert entry is not None and entry.attempts == 2 and entry.state == "sent"
@@ -155,9 +155,10 @@ def test_ambiguous_failures_are_retried_counted_and_never_dead(target: Target):
     timeout = TransportError("read timed out after sending", ambiguous=True)
     report = box.drain(FakeClient([timeout]))
     assert (report.ambiguous, report.retried, report.dead) == (4, 4, 0)  # max_attempts=1 does not apply
-    time.sleep(0.05)
-    box.drain(FakeClient([timeout]))
-    time.sleep(0.05)
+    ids = [e["id"] for e in events]
+    wait_until_due(box, ids)
+    assert box.drain(FakeClient([timeout])).ambiguous == 4
+    wait_until_due(box, ids)
     assert box.drain(FakeClient()).sent == 4
     stats = box.stats()
     assert (stats.sent, stats.dead, stats.ambiguous) == (4, 0, 8)  # the bound on duplicates it may have caused
@@ -168,7 +169,7 @@ def test_max_attempts_parks_retryable_failures_dead(target: Target):
     events = make_events(2)
     box.add(events, sensor=SENSOR)
     box.drain(FakeClient([ServerError("busy", status_code=503)]))
-    time.sleep(0.03)
+    wait_until_due(box, [e["id"] for e in events])
     report = box.drain(FakeClient([ServerError("still busy", status_code=503)]))
     assert report.dead == 2
     assert all(d.reason.startswith("gave up after 2 attempts: ServerError") for d in box.dead())
@@ -187,8 +188,8 @@ def test_partial_send_marks_the_accepted_envelopes_and_retries_the_rest(box: Out
     third = box.entry(ids[2])
     assert first is not None and (first.state, first.job_id) == ("sent", "j1")
     assert third is not None and third.state == "pending" and "ServerError" in (third.last_error or "")
-    time.sleep(0.1)
     client = FakeClient()
+    wait_until_due(box, ids[2:])
     box.drain(client)
     assert client.events.sent_ids == ids[2:]  # the accepted ones are never resent
 
@@ -355,11 +356,15 @@ def test_a_forever_drain_outlives_a_database_outage(box: Outbox, monkeypatch: py
         return real_claim(*args)
 
     monkeypatch.setattr(backend, "claim", flaky_claim)
-    monkeypatch.setattr(threading.Event, "wait", lambda self, timeout=None: self.is_set())  # no real pause
-    with pytest.raises(type(backend.transient_errors[0]("x"))):
+    with pytest.raises(backend.transient_errors):
         box.drain(FakeClient())  # a one-off drain reports it
     failures.append(backend.transient_errors[0]("the database restarted"))
-    stop = threading.Event()
+
+    class InstantStop(threading.Event):  # the worker's pause before claiming again, without the wait
+        def wait(self, timeout: float | None = None) -> bool:
+            return self.is_set()
+
+    stop = InstantStop()
 
     def send_and_stop(sensor: str, batch: list[Any]) -> None:
         stop.set()

@@ -235,3 +235,21 @@ def test_add_is_atomic_when_the_process_is_killed(target: Target):
     client = FakeClient()
     report = box.drain(client, batch_size=500)
     assert (report.sent, report.dead) == (100 * len(present), 0)  # every stored payload parses and sends
+
+
+@pytest.mark.timeout(60)
+def test_a_server_refusal_is_isolated_to_the_refused_event(target: Target):
+    """A server that rejects repeated ids (409) refuses the whole envelope: halving finds the one event."""
+    from timeback_caliper.serialization import parse
+
+    box = target.open(lease_seconds=30)
+    events = make_events(6)
+    with Emulator(dedupe="reject") as emu, emu.client(retry=FAST, timeout=(1.0, 5.0)) as client:
+        client.events.send(SENSOR, [parse(events[4])])  # already stored, e.g. by an earlier direct send
+        box.add(events, sensor=SENSOR)
+        report = box.drain(client)
+        assert (report.sent, report.dead) == (5, 1)
+        [dead] = box.dead()
+        assert dead.id == events[4]["id"] and "HTTP 409" in dead.reason and "Duplicate" in dead.reason
+        assert emu.wait_for_jobs(10)
+        assert emu.event_counts() == Counter({e["id"]: 1 for e in events})

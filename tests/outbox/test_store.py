@@ -159,8 +159,11 @@ def test_an_expired_lease_is_reclaimed_and_counted_as_ambiguous(target: Target):
     assert len(claimed) == 5
     assert box.drain(FakeClient()).claimed == 0  # still leased
     assert box.stats().in_flight == 5
-    time.sleep(0.5)
-    assert box.stats().pending == 5  # an expired lease counts as pending again
+    deadline = time.monotonic() + 10
+    while box.stats().pending < 5:  # an expired lease counts as pending again
+        assert time.monotonic() < deadline, box.stats()
+        time.sleep(0.05)
+    assert box.stats().in_flight == 0
     report = box.drain(FakeClient())
     assert (report.claimed, report.reclaimed, report.sent) == (5, 5, 5)
     stats = box.stats()
@@ -253,6 +256,25 @@ def test_sqlite_add_joins_the_callers_transaction(tmp_path):
         assert box.entry(kept["id"]) is not None
         assert box.entry(dropped["id"]) is None
         assert app.execute("SELECT count(*) FROM grades").fetchone() == (1,)
+
+        first = make_event(3)
+
+        def add_first_then_fail() -> None:
+            with app:  # the add opens the transaction the INSERT then joins: both roll back
+                box.add([first], sensor=SENSOR, connection=app)
+                app.execute("INSERT INTO grades VALUES ('c', 3)")
+                raise RuntimeError("the request failed")
+
+        with pytest.raises(RuntimeError):
+            add_first_then_fail()
+        assert box.entry(first["id"]) is None
+        assert app.execute("SELECT count(*) FROM grades").fetchone() == (1,)
+
+        auto = sqlite3.connect(path, isolation_level=None)  # autocommit: the add is atomic and commits alone
+        alone = make_event(4)
+        box.add([alone], sensor=SENSOR, connection=auto)
+        assert not auto.in_transaction and box.entry(alone["id"]) is not None
+        auto.close()
         other = sqlite3.connect(tmp_path / "other.db")
         with pytest.raises(OutboxError, match="not connected to the outbox"):
             box.add([make_event()], sensor=SENSOR, connection=other)

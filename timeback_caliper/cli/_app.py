@@ -139,22 +139,25 @@ _HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 def _logging_level(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.getLogger("timeback_caliper").setLevel(level)
+    # Without -v the level stays inherited (WARNING by default), so a mounted group such as `outbox
+    # --log-level` can still raise it through the root logger.
+    if verbose:
+        logging.getLogger("timeback_caliper").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 @contextmanager
 def _library_logging() -> Iterator[None]:
     """Show the library's log records on stderr for the duration of one run, then leave logging as it was."""
     package = logging.getLogger("timeback_caliper")
-    old_level = package.level
+    old_level, old_propagate = package.level, package.propagate
     package.addHandler(_HANDLER)
-    package.setLevel(logging.WARNING)
+    package.propagate = False  # one copy of each record, even when a subcommand configures the root logger
     try:
         yield
     finally:
         package.removeHandler(_HANDLER)
         package.setLevel(old_level)
+        package.propagate = old_propagate
 
 
 def execute(argv: list[str], prog_name: str) -> int:

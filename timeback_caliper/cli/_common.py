@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -102,7 +101,6 @@ class Runtime:
     verbose: int = 0
     quiet: bool = False
     settings: Settings = attrs.Factory(Settings)
-    clients: list[CaliperClient] = attrs.Factory(list)
 
 
 def runtime(ctx: click.Context) -> Runtime:
@@ -153,11 +151,3 @@ def parse_when(value: str | None, name: str) -> datetime | None:
             f"{value!r} is not a date (2025-01-15) or date-time (2025-01-15T09:00:00Z)", param_hint=name
         ) from None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-
-
-def stdout_is_terminal() -> bool:
-    """Whether stdout is a terminal (tables then use rich)."""
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False

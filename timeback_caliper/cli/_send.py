@@ -114,6 +114,9 @@ class _Progress:
                 TimeElapsedColumn(),
                 console=Console(file=sys.stderr),
                 transient=False,
+                # Job ids go to stdout: captured into the bar's stream only when stdout is that same terminal,
+                # never when it is piped (`send f | xargs ...`).
+                redirect_stdout=_terminal(sys.stdout),
             )
             self._task = self._bar.add_task("send", total=total)
             self._bar.start()
@@ -231,7 +234,7 @@ class _Run:
                 with interrupts.critical():
                     point.accept(number, result.job_ids, keys)
             self._accepted(result.job_ids, len(batch), progress)
-        self.interrupted = interrupts.stop
+        # A stop requested during the last envelope came too late to leave anything unsent: not an interruption.
 
     def _accepted(self, jobs: list[str | None], count: int, progress: _Progress) -> None:
         self.sent += count
@@ -314,6 +317,9 @@ def send(
         note(ctx, f"{n} problem{'s' if n != 1 else ''} in {data.source}: nothing was sent")
         return EXIT_USAGE
     items = data.valid
+    if not items:
+        note(ctx, f"no valid events in {data.source}: nothing was sent")
+        return EXIT_USAGE
     client = get_client(ctx, max_events_per_envelope=batch_size)
     point: Checkpoint | None = None
     if checkpoint:

@@ -12,19 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import CaliperClient
-from ..errors import TimebackError
+from ..errors import MissingExtraError
 
 __all__ = ["SETTINGS", "MissingExtraError", "build_client", "emulator_settings", "settings_sensor"]
 
 logger = logging.getLogger(__name__)
-
-
-class MissingExtraError(TimebackError, ImportError):
-    """An optional dependency is not installed; the message names the extra that installs it."""
-
-    def __init__(self, module: str, extra: str, feature: str) -> None:
-        self.module, self.extra = module, extra
-        super().__init__(f"{feature} needs {module}: pip install 'timeback-caliper-sync[{extra}]'")
 
 
 SETTINGS: dict[str, str] = {

@@ -436,8 +436,10 @@ def _check_extra(obj: WireModel, schema: _Schema, path: str, out: list[Problem],
 
 def validate_tree(obj: WireModel, ctx: Ctx, path: str = "") -> list[Problem]:
     """Every problem in the tree under ``obj`` (a top-level object), with JSON paths."""
-    if not ctx.server and not ctx.build and (
-        (ctx.trust_built and obj.__dict__.get(CLEAN)) or fast_valid(obj, deep=True)
+    if (
+        not ctx.server
+        and not ctx.build
+        and ((ctx.trust_built and obj.__dict__.get(CLEAN)) or fast_valid(obj, deep=True))
     ):
         return []  # the generated checks found nothing: no need for the walk that builds paths and messages
     out: list[Problem] = []
@@ -501,8 +503,11 @@ def register_fast_path(check_or_rule: Callable[..., Any], fast: Callable[..., bo
 
 
 def fast_valid(obj: WireModel, deep: bool = True) -> bool:
-    """True when ``obj`` certainly passes the strict client checks (its whole tree when ``deep``, else only its own
-    fields, children being trusted if they were checked when built). False means "run the generic walk"."""
+    """True when ``obj`` certainly passes the strict client checks; False means "run the generic walk".
+
+    ``deep``: its whole tree; else only its own fields, children being trusted if they were checked when built (that
+    predicate also marks ``obj`` as checked when it passes).
+    """
     fast = _FAST.get((type(obj), deep))
     if fast is None:
         fast = _make_fast(type(obj), deep)

@@ -474,7 +474,9 @@ def _time_metric_fast(obj: TimeSpentMetric) -> bool:
     value, start, end = obj.value, obj.start_date, obj.end_date
     if _is_number(value) and value < 0:
         return False
-    return not (isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo and end.tzinfo and end < start)
+    return not (
+        isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo and end.tzinfo and end < start
+    )
 
 
 def _activity_collection_fast(obj: TimebackActivityMetricsCollection) -> bool:

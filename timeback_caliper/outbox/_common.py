@@ -18,6 +18,7 @@ from ..errors import TimebackError
 __all__ = [
     "DEAD",
     "INFLIGHT",
+    "MAX_ERROR_TEXT",
     "PENDING",
     "SCHEMA_VERSION",
     "SENT",

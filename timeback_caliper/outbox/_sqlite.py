@@ -161,7 +161,11 @@ class SqliteBackend:
                 f"this outbox is SQLite: connection= must be a sqlite3.Connection, got {type(connection).__name__}"
             )
         self._check_same_file(connection)
-        # A savepoint makes the add atomic on its own, and part of the caller's transaction if one is open.
+        if not connection.in_transaction and connection.isolation_level is not None:
+            # Python's default mode would open a transaction at the caller's next INSERT; open it now, so the
+            # events belong to it too (the caller commits or rolls back both). In autocommit mode there is no
+            # transaction to join, and the savepoint alone keeps the add atomic.
+            connection.execute(f"BEGIN {connection.isolation_level}")
         connection.execute("SAVEPOINT timeback_outbox_add")
         try:
             count = connection.executemany(sql, params).rowcount

@@ -77,13 +77,16 @@ def _open(ctx: click.Context, **settings: Any) -> Outbox:
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    default="warning",
-    show_default=True,
+    help="Library log level [default warning]",
 )
 @click.pass_context
-def outbox(ctx: click.Context, url: str, table_prefix: str, schema: str | None, log_level: str) -> None:
+def outbox(ctx: click.Context, url: str, table_prefix: str, schema: str | None, log_level: str | None) -> None:
     """A durable outbox: store events first, deliver them with a drain worker."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ctx.parent is None:  # run on its own: this is the program, so it sets logging up
+        level = (log_level or "warning").upper()
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    elif log_level:  # mounted: the root command owns the handlers; only the level is ours to change
+        logging.getLogger("timeback_caliper").setLevel(log_level.upper())
     ctx.find_root().meta["timeback_outbox"] = {"url": url, "table_prefix": table_prefix, "schema": schema}
 
 
@@ -147,17 +150,35 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _client(timeout: float, deadline: float, attempts: int, retry_delay: float, retry_ambiguous: bool) -> Any:
-    from .._http import RetryPolicy
+def _client(
+    ctx: click.Context,
+    timeout: float | None,
+    deadline: float | None,
+    attempts: int | None,
+    retry_delay: float,
+    retry_ambiguous: bool,
+) -> Any:
+    """The API client: this command's options, then the ``timeback-caliper`` global options, then ``TIMEBACK_*``."""
+    from .. import RetryPolicy
     from ..client import CaliperClient
 
+    # Mounted under `timeback-caliper`, the root group's settings (--base-url, --client-secret-file, --deadline...)
+    # apply; duck-typed so this module does not depend on that package's internals.
+    overrides = getattr(getattr(ctx.find_root().obj, "settings", None), "overrides", None)
+    given: dict[str, Any] = dict(overrides()) if callable(overrides) else {}
+    root_retry = given.pop("retry", None)
+    if timeout is not None:
+        given["timeout"] = (min(timeout, 5.0), timeout)
     policy = RetryPolicy(
-        max_attempts=attempts, deadline=deadline, retry_ambiguous=retry_ambiguous, base_delay=retry_delay
+        max_attempts=attempts if attempts is not None else getattr(root_retry, "max_attempts", 4),
+        deadline=deadline if deadline is not None else getattr(root_retry, "deadline", 60.0),
+        retry_ambiguous=retry_ambiguous,
+        base_delay=retry_delay,
     )
     try:
-        return CaliperClient.from_env(timeout=(min(timeout, 5.0), timeout), retry=policy)
-    except ValueError as exc:
-        raise click.UsageError(f"cannot build the API client from TIMEBACK_* variables: {exc}") from exc
+        return CaliperClient.from_env(**given, retry=policy)
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(f"cannot build the API client (TIMEBACK_* variables): {exc}") from exc
 
 
 @outbox.command("drain")
@@ -170,9 +191,9 @@ def _client(timeout: float, deadline: float, attempts: int, retry_delay: float, 
 @click.option("--backoff-base", type=float, default=1.0, show_default=True, help="First retry delay (seconds)")
 @click.option("--backoff-cap", type=float, default=300.0, show_default=True, help="Largest retry delay (seconds)")
 @click.option("--max-attempts", type=int, help="Give up (dead) after this many retryable failures")
-@click.option("--timeout", type=float, default=15.0, show_default=True, help="HTTP read timeout (seconds)")
-@click.option("--deadline", type=float, default=60.0, show_default=True, help="Seconds per HTTP request, retries in")
-@click.option("--http-attempts", type=int, default=4, show_default=True, help="Attempts per HTTP request")
+@click.option("--timeout", type=float, help="HTTP read timeout in seconds [default 15]")
+@click.option("--deadline", type=float, help="Seconds per HTTP request, retries included [default 60]")
+@click.option("--http-attempts", type=int, help="Attempts per HTTP request [default 4]")
 @click.option("--retry-delay", type=float, default=0.5, show_default=True, help="First HTTP retry delay (seconds)")
 @click.option(
     "--retry-ambiguous/--no-retry-ambiguous",
@@ -194,16 +215,16 @@ def drain_command(
     backoff_base: float,
     backoff_cap: float,
     max_attempts: int | None,
-    timeout: float,
-    deadline: float,
-    http_attempts: int,
+    timeout: float | None,
+    deadline: float | None,
+    http_attempts: int | None,
     retry_delay: float,
     retry_ambiguous: bool,
     as_json: bool,
 ) -> None:
     """Send due events (API settings from TIMEBACK_* variables); SIGTERM stops cleanly."""
     box = _open(ctx, lease_seconds=lease, backoff_base=backoff_base, backoff_cap=backoff_cap, max_attempts=max_attempts)
-    client = _client(timeout, deadline, http_attempts, retry_delay, retry_ambiguous)
+    client = _client(ctx, timeout, deadline, http_attempts, retry_delay, retry_ambiguous)
     ctx.call_on_close(client.close)
     stop = threading.Event()
     failure: TimebackError | None = None

@@ -281,7 +281,11 @@ def _plan(rule: EventRule, by_action: ActionRule | None, for_all: ActionRule | N
     required: list[str] = []
     for constraint in (by_action, for_all):
         if constraint is not None:
-            ranges += [("actor", constraint.actors), ("object", constraint.objects), ("generated", constraint.generated)]
+            ranges += [
+                ("actor", constraint.actors),
+                ("object", constraint.objects),
+                ("generated", constraint.generated),
+            ]
             required += constraint.required
     ranges += [("object", rule.objects), ("generated", rule.generated), ("target", rule.targets)]
     ranges.append(("referrer", rule.referrers))
