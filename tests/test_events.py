@@ -338,3 +338,37 @@ def test_stream_stops_at_max_items(api: responses.RequestsMock, client: CaliperC
     api.get(f"{BASE}/caliper/events", json={"events": [_row(1), _row(2)]})
     stream = client.events.stream(page_size=2, max_items=1)
     assert [e.id for e in stream] == ["1"]
+
+
+# ------------------------------------------------------------------------------------------------ pre-serialized
+def test_send_serialized_sends_the_bytes_as_given(api: responses.RequestsMock, client: CaliperClient):
+    from timeback_caliper import dumps
+
+    events = [activity_event(i) for i in range(3)]
+    items = [(e.id, dumps(e)) for e in events]
+    api.post(EVENT_URL, json={"jobId": "9"})
+    result = client.events.send_serialized(SENSOR, items)
+    body = api.calls[1].request.body
+    assert all(raw in body for _, raw in items)
+    assert result.job_id == "9"
+    assert result.sent == [("9", [e.id for e in events])]
+
+
+def test_send_serialized_partial_failure_rebuilds_unsent_envelopes(api: responses.RequestsMock):
+    from timeback_caliper import dumps
+
+    events = [activity_event(i) for i in range(5)]
+    with make_client(max_events_per_envelope=2) as client:
+        api.post(EVENT_URL, json={"jobId": "1"})
+        api.post(EVENT_URL, status=400, json={"status": "error", "message": "no"})
+        with pytest.raises(PartialSendError) as err:
+            client.events.send_serialized(SENSOR, [(e.id, dumps(e)) for e in events])
+    assert err.value.sent == [("1", [e.id for e in events[:2]])]
+    assert [env.data for env in err.value.unsent] == [events[2:4], events[4:]]
+
+
+def test_send_serialized_checks_its_input(bare_api: responses.RequestsMock, client: CaliperClient):
+    with pytest.raises(CaliperValidationError) as err:
+        client.events.send_serialized("bad sensor", [("a", b"{}"), ("a", b"{}"), ("b", "not bytes")])  # type: ignore[list-item]
+    assert [p.rule for p in err.value.errors] == ["ENV-1", "EVT-1", "ENV-4"]
+    assert len(bare_api.calls) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
@@ -14,6 +15,7 @@ from ._http import HttpResponse, HttpTransport
 from .errors import (
     ApiError,
     CaliperValidationError,
+    CaliperWarning,
     PartialSendError,
     PayloadTooLargeError,
     Problem,
@@ -25,7 +27,7 @@ from .models._validate import CLEAN, Ctx, fast_valid, validate_model
 from .models.api import SendResult, StoredEvent, StoredEventsPage, ValidationResult, job_id_from_body
 from .models.caliper.envelope import Envelope
 from .models.caliper.events import Event
-from .serialization import _encode_str, format_datetime, get_converter, to_json, validate
+from .serialization import _encode_str, format_datetime, get_converter, parse, to_json, validate
 from .timeback import create_activity_event, create_time_spent_event
 
 __all__ = ["DEFAULT_PATHS", "Events"]
@@ -121,10 +123,47 @@ class Events:
         """Build one Timeback TimeSpentEvent (see ``create_time_spent_event``) and send it."""
         return self._send(sensor, [create_time_spent_event(**event_input)], None)
 
+    def send_serialized(self, sensor: str, items: Sequence[tuple[str, bytes]]) -> SendResult:
+        """Send events that were already validated and serialized, e.g. stored by an outbox.
+
+        For code that keeps events as wire JSON: each item is ``(event_id, json_bytes)`` where the bytes are what
+        :func:`~timeback_caliper.dumps` wrote for an event that passed the strict checks. The bytes are sent as
+        they are (no second validation, no re-serialization), split, retried and reported exactly as
+        :meth:`send` does; the unsent envelopes of a ``PartialSendError`` are parsed back from the bytes.
+
+        Raises:
+            CaliperValidationError: an empty send, a bad sensor, a repeated id or an item over the size limit.
+        """
+        items = list(items)
+        problems = _sensor_problems(sensor)
+        if not items:
+            problems.append(Problem("data", "send_serialized() needs at least one item", "ENV-4"))
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], (bytes, bytearray))):
+                problems.append(Problem(f"data[{i}]", "expected an (event_id, json_bytes) pair", "ENV-4"))
+            elif item[0] in seen:
+                problems.append(Problem(f"data[{i}].id", f"duplicate event id {item[0]!r} in one send", "EVT-1"))
+            else:
+                seen.add(item[0])
+        if problems:
+            raise CaliperValidationError("invalid events: nothing was sent", problems)
+        return self._deliver(sensor, [bytes(b) for _, b in items], [i for i, _ in items], None, None)
+
     def _send(self, sensor: str, data: list[CaliperModel], send_time: datetime | str | None) -> SendResult:
         ids = self._check(sensor, data)
         # Each item is serialized once, here; splits, 413 halves and retries reuse these bytes.
         items = [_to_json(m).encode() for m in data]
+        return self._deliver(sensor, items, ids, data, send_time)
+
+    def _deliver(
+        self,
+        sensor: str,
+        items: list[bytes],
+        ids: list[str],
+        data: list[CaliperModel] | None,
+        send_time: datetime | str | None,
+    ) -> SendResult:
         stamp = format_datetime(send_time if send_time is not None else self._clock())
         prefix = b'{"sensor":%s,"sendTime":"%s","dataVersion":"%s","data":[' % (
             _encode_str(sensor).encode(),
@@ -138,7 +177,7 @@ class Events:
                     "an event is larger than the envelope size limit: nothing was sent",
                     [Problem(f"data[{i}]", f"{len(item)} bytes; the limit is {self._max_bytes} per envelope", "size")],
                 )
-        pending = list(self._chunks(data, items, ids, room))
+        pending = list(self._chunks(data or [], items, ids, room))
         sent: list[tuple[str | None, list[str]]] = []
         request_ids: list[str] = []
         attempts = 0
@@ -167,6 +206,7 @@ class Events:
             request_ids=request_ids,
             attempts=attempts,
             envelopes=len(sent),
+            sent=sent,
         )
 
     def _post(self, body: bytes) -> HttpResponse:
@@ -185,12 +225,8 @@ class Events:
     ) -> NoReturn:
         if not sent:
             raise exc
-        envelopes = [
-            Envelope(
-                sensor=sensor, data=c.models, send_time=send_time if isinstance(send_time, datetime) else _ts(stamp)
-            )
-            for c in unsent
-        ]
+        when = send_time if isinstance(send_time, datetime) else _ts(stamp)
+        envelopes = [Envelope(sensor=sensor, data=c.models or _models_of(c.items), send_time=when) for c in unsent]
         unsent_ids = [i for c in unsent for i in c.event_ids]
         n_sent = sum(len(ids) for _, ids in sent)
         raise PartialSendError(
@@ -202,9 +238,7 @@ class Events:
         ) from exc
 
     def _check(self, sensor: str, data: list[CaliperModel]) -> list[str]:
-        problems: list[Problem] = []
-        if not isinstance(sensor, str) or ":" not in sensor or _SPACE.search(sensor) is not None:
-            problems.append(Problem("sensor", f"sensor must be an absolute IRI, got {sensor!r}", "ENV-1"))
+        problems = _sensor_problems(sensor)
         if not data:
             problems.append(Problem("data", "send() needs at least one event or entity", "ENV-4"))
         ids: list[str] = []
@@ -231,6 +265,7 @@ class Events:
         return ids
 
     def _chunks(self, data: list[CaliperModel], items: list[bytes], ids: list[str], room: int) -> Iterator[_Chunk]:
+        # `data` is empty for pre-serialized items: slicing it then gives empty model lists.
         start, size = 0, 0
         for i, item in enumerate(items):
             extra = len(item) + (1 if i > start else 0)
@@ -338,6 +373,19 @@ def _ts(stamp: str) -> datetime:
 
     value = parse_datetime(stamp)
     return value if isinstance(value, datetime) else utcnow()
+
+
+def _sensor_problems(sensor: Any) -> list[Problem]:
+    if not isinstance(sensor, str) or ":" not in sensor or _SPACE.search(sensor) is not None:
+        return [Problem("sensor", f"sensor must be an absolute IRI, got {sensor!r}", "ENV-1")]
+    return []
+
+
+def _models_of(items: list[bytes]) -> list[CaliperModel]:
+    """Models back from pre-serialized items (only for the unsent envelopes of a failed send)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaliperWarning)  # they passed the strict checks before they were stored
+        return [parse(json.loads(item), strict=False) for item in items]
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:

@@ -47,16 +47,25 @@ _STRICT_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _UTC = timezone.utc
 
 
+_last_formatted: tuple[Any, str] = (None, "")
+
+
 def format_datetime(value: datetime | str) -> str:
     """``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC, truncated to milliseconds (a kept raw string passes through)."""
+    global _last_formatted
     if isinstance(value, str):
         return value
+    # Events built together share their millisecond (utcnow() even returns the same object): the last text is kept.
+    last = _last_formatted
+    if value is last[0] or (type(value) is datetime and value.tzinfo is not None and value == last[0]):
+        return last[1]
+    moment = value
     if value.tzinfo is not _UTC:
         if value.tzinfo is None:
             raise CaliperValidationError("naive datetime: give a timezone-aware datetime")
         value = value.astimezone(_UTC)
     # %-formatting: the fastest way to this text (the send path formats every event's time).
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+    text = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
         value.year,
         value.month,
         value.day,
@@ -65,6 +74,8 @@ def format_datetime(value: datetime | str) -> str:
         value.second,
         value.microsecond // 1000,
     )
+    _last_formatted = (moment, text)  # one tuple, swapped whole: safe across threads
+    return text
 
 
 def _unstructure_datetime(value: Any) -> Any:
@@ -441,36 +452,39 @@ def _write_model(value: Any) -> str:
 
 
 def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any], str]:
-    """Generate the JSON writer of ``cls``: the same keys, order and values as its unstructure hook, as text.
-
-    Each value is written directly when its type is the expected one (a str, an int, a finite float, a bool, an
-    aware datetime, a list, a model); anything else is encoded from what the unstructure hook makes of it.
-    """
+    """Generate the JSON writer of ``cls``: the same keys, order and values as its unstructure hook, as text."""
     g = _Codegen(conv, cls)
-    dict_hook = conv.get_unstructure_hook(cls)
-    g.globs.update(
-        _encode=_ENCODE,
-        _encode_str=_encode_str,
-        _dict_hook=dict_hook,
-        _writers=_WRITERS,
-        _write_model=_write_model,
-        _fmt=format_datetime,
-        _udt=_unstructure_datetime,
-        _int_repr=int.__repr__,
-    )
-    tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
+    g.globs.update(_encode=_ENCODE, _dict_hook=conv.get_unstructure_hook(cls))
     name = f"write_{cls.__name__}"
     lines = [f"def {name}(obj):", "    _d = obj.__dict__"]
     # Extra properties (lenient parsing) may replace declared keys in place: the dict path gets those right.
     lines.append("    if _d['extra'] or _d.get(_UNTYPED): return _encode(_dict_hook(obj))")
-    lines.append("    _s = ''")
+    lines += _writer_body(conv, cls, g.ref, "    ")
+    lines.append("    return _ws")
+    return typing.cast(Callable[[Any], str], g.compile(name, lines))
+
+
+def _writer_body(
+    conv: cattrs.Converter,
+    cls: type[WireModel],
+    ref: Callable[[Any], str],
+    pad: str,
+) -> list[str]:
+    """Lines that leave the JSON text of ``obj`` (whose ``extra`` is empty) in ``_ws``.
+
+    Each value is written directly when its type is the expected one (a str, an int, a finite float, a bool, an
+    aware datetime, a list, a model); anything else is encoded from what the unstructure hook makes of it.
+    """
+    encode_str, json_value, fmt, writers = ref(_encode_str), ref(_json_value), ref(format_datetime), ref(_WRITERS)
+    int_repr, datetime_cls = ref(int.__repr__), ref(datetime)
+    count = [0]
 
     def fallback(kind: str, item: Any, declared: Any) -> str:
         # The unstructured value, encoded: exactly what the dict path would produce for this slot.
         if kind == _ID:
-            return "_json_value"
+            return json_value
         if kind == _DATETIME:
-            return g.ref(lambda v: _json_value(_unstructure_datetime(v)))
+            return ref(lambda v: _json_value(_unstructure_datetime(v)))
         if kind == _LIST:
             item_kind, sub = _field_kind("", item)
             item_hook = conv.get_unstructure_hook(item) if item_kind in (_DISPATCH, _HOOK) else None
@@ -483,7 +497,7 @@ def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any]
                 each = item_hook or _passthrough
                 return _ENCODE([None if x is None else each(x) for x in v])
 
-            return g.ref(list_fallback)
+            return ref(list_fallback)
         hook = _lazy_hook(conv, declared)
         if kind == _DISPATCH:
 
@@ -492,19 +506,19 @@ def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any]
                     return _write_model(v)
                 return _json_value(hook(v))
 
-            return g.ref(dispatch_fallback)
-        return g.ref(lambda v: _json_value(hook(v)))
+            return ref(dispatch_fallback)
+        return ref(lambda v: _json_value(hook(v)))
 
     def value_expr(kind: str, item: Any, declared: Any, v: str) -> str:
         slow = fallback(kind, item, declared)
         if kind == _ID:
-            return f"(_encode_str({v}) if type({v}) is str else _json_value({v}))"
+            return f"({encode_str}({v}) if type({v}) is str else {json_value}({v}))"
         if kind == _DATETIME:
-            return f"('\"' + _fmt({v}) + '\"' if type({v}) is _datetime else {slow}({v}))"
+            return f"('\"' + {fmt}({v}) + '\"' if type({v}) is {datetime_cls} else {slow}({v}))"
         if kind == _LIST:
             item_kind, sub = _field_kind("", item)
-            g.count += 1
-            x = f"_x{g.count}"
+            count[0] += 1
+            x = f"_wx{count[0]}"
             inner = value_expr(item_kind, sub, item, x)
             return (
                 f"('[' + ','.join(['null' if {x} is None else {inner} for {x} in {v}]) + ']'"
@@ -513,20 +527,45 @@ def _make_writer(conv: cattrs.Converter, cls: type[WireModel]) -> Callable[[Any]
         if kind == _DISPATCH:
             number = ""
             if int in typing.get_args(_strip_optional(declared)):  # int | float: a number slot
-                number = f"_int_repr({v}) if type({v}) is int else "
-            return f"(_encode_str({v}) if type({v}) is str else {number}_writers.get({v}.__class__, {slow})({v}))"
+                number = f"{int_repr}({v}) if type({v}) is int else "
+            return f"({encode_str}({v}) if type({v}) is str else {number}{writers}.get({v}.__class__, {slow})({v}))"
         return f"{slow}({v})"
 
-    for attr, wire, kind, item, declared in _model_fields(cls):
-        key = _encode_str(wire)
-        lines.append(f"    _v = _d[{attr!r}]")
-        lines.append("    if _v is not None:")
-        lines.append(f"        _s += {(',' + key + ':')!r} + {value_expr(kind, item, declared, '_v')}")
-    if tag is not None:
-        lines.append(f"    return {('{' + chr(34) + 'type' + chr(34) + ':' + _encode_str(tag))!r} + _s + '}}'")
+    lines: list[str] = []
+    tag = cls.__dict__.get("TYPE") if is_registered(cls) else None
+    fields = _model_fields(cls)
+    usual = {a.name for a in attrs.fields(cls) if a.default is not None and a.name != "extra"}
+    # The fields that are written unless None (required ones, and those with a default) come first on the wire:
+    # when none of them is None, which is the rule for a model that was built, they make one %-format.
+    head = [f for f in fields if f[0] in usual]
+    opening = "{" + (f'"type":{_encode_str(tag)}' if tag is not None else "")
+    if head:
+        names = [f"_w{i}" for i in range(len(head))]
+        lines += [f"{pad}{local} = _d[{attr!r}]" for local, (attr, *_) in zip(names, head, strict=True)]
+        lines.append(f"{pad}if {' and '.join(f'{n} is not None' for n in names)}:")
+        template = opening + ("," if tag is not None else "") + ",".join(f"{_encode_str(w)}:%s" for _, w, *_ in head)
+        values = ", ".join(value_expr(k, i, d, local) for local, (_, _, k, i, d) in zip(names, head, strict=True))
+        lines.append(f"{pad}    _ws = {template!r} % ({values},)")
+        lines.append(f"{pad}else:")
+        lines.append(f"{pad}    _ws = ''")
+        for local, (_, wire, kind, item, declared) in zip(names, head, strict=True):
+            lines.append(f"{pad}    if {local} is not None:")
+            expr = value_expr(kind, item, declared, local)
+            lines.append(f"{pad}        _ws += {(',' + _encode_str(wire) + ':')!r} + {expr}")
+        lines.append(f"{pad}    _ws = {opening!r} + _ws" if tag is not None else f"{pad}    _ws = '{{' + _ws[1:]")
+        rest = fields[len(head) :]
     else:
-        lines.append("    return '{' + _s[1:] + '}'")
-    return typing.cast(Callable[[Any], str], g.compile(name, lines))
+        lines.append(f"{pad}_ws = {opening!r}")
+        rest = fields
+    # Then the fields that default to None, each when set (after "{", the first one needs no comma).
+    lines.append(f"{pad}_wc = '' if _ws[-1] == '{{' else ','")
+    for attr, wire, kind, item, declared in rest:
+        lines.append(f"{pad}_wv = _d[{attr!r}]")
+        lines.append(f"{pad}if _wv is not None:")
+        lines.append(f"{pad}    _ws += _wc + {(_encode_str(wire) + ':')!r} + {value_expr(kind, item, declared, '_wv')}")
+        lines.append(f"{pad}    _wc = ','")
+    lines.append(f"{pad}_ws += '}}'")
+    return lines
 
 
 def to_json(obj: Any) -> str:

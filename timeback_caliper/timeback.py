@@ -314,14 +314,15 @@ def create_activity_event(
     """
     items = _metrics(metrics, ActivityMetric, "TB-7")
     kwargs = _event_kwargs(actor, object, event_time, id, ed_app, session, extensions, run_id, course_id)
-    generated = _build(
-        TimebackActivityMetricsCollection,
-        "generated",
-        id=generated_id or new_event_id(),
-        items=items,
-        attempt=attempt,
-        extensions=None if generated_extensions is None else dict(generated_extensions),
-    )
+    try:  # _build(), inlined: this is every event's path
+        generated = TimebackActivityMetricsCollection(
+            id=generated_id or new_event_id(),
+            items=items,
+            attempt=attempt,
+            extensions=None if generated_extensions is None else dict(generated_extensions),
+        )
+    except CaliperValidationError as exc:
+        raise CaliperValidationError(exc.message, _prefixed(exc.errors, "generated")) from None
     return ActivityEvent(generated=generated, **kwargs)
 
 

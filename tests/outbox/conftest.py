@@ -148,6 +148,19 @@ class FakeEvents:
         job = str(outcome) if outcome is not None else f"job-{self.jobs}"
         return SendResult(job_id=job, job_ids=[job], event_ids=ids, request_ids=[f"req-{self.jobs}"])
 
+    def send_serialized(self, sensor: str, items: Sequence[tuple[str, bytes]]) -> SendResult:
+        """What the drain calls: pre-serialized events, decoded here so scripted rules can look at them."""
+        from timeback_caliper import parse
+
+        result = self.send(sensor, [parse(raw) for _, raw in items])
+        return SendResult(
+            job_id=result.job_id,
+            job_ids=result.job_ids,
+            event_ids=result.event_ids,
+            request_ids=result.request_ids,
+            sent=[(result.job_id, result.event_ids)],
+        )
+
     @property
     def sent_ids(self) -> list[str]:
         return [i for _, ids in self.calls for i in ids]

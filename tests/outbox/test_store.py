@@ -410,3 +410,13 @@ def test_a_broken_postgres_connection_is_replaced(pg_target: Target):
     with pytest.raises(psycopg.OperationalError):
         box.stats()  # the call that finds the connection dead fails...
     assert box.stats().pending == 1  # ...and the next one reconnects
+
+
+def test_a_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    from timeback_caliper.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the [postgres] extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'timeback-caliper-sync\[postgres\]'"):
+        Outbox("postgresql://nobody@127.0.0.1:1/none")

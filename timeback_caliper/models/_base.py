@@ -95,12 +95,20 @@ def new_event_id() -> str:
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC, truncated to milliseconds (the wire precision)."""
+    global _last_now
+    ms = time.time_ns() // 1_000_000
+    last = _last_now
+    if last[0] == ms:
+        return last[1]  # datetimes are immutable: calls within one millisecond share one
     # Whole milliseconds as a float are exact to well under a microsecond here, so fromtimestamp (which rounds to the
     # microsecond) lands on the millisecond itself: the same value as now().replace(microsecond=...//1000*1000).
-    return _fromtimestamp(time.time_ns() // 1_000_000 / 1000, timezone.utc)
+    now = _fromtimestamp(ms / 1000, timezone.utc)
+    _last_now = (ms, now)  # one tuple, swapped whole: safe across threads
+    return now
 
 
 _fromtimestamp = datetime.fromtimestamp
+_last_now: tuple[int, datetime] = (-1, datetime(1970, 1, 1, tzinfo=timezone.utc))
 
 
 class _BuildState(threading.local):

@@ -32,8 +32,8 @@ __all__ = [
     "check_built",
     "fast_valid",
     "known_contexts",
-    "model_fast",
     "register_fast_path",
+    "register_fast_type",
     "register_field_check",
     "register_rule",
     "validate_tree",
@@ -483,7 +483,8 @@ def _check_built_walk(obj: WireModel) -> None:
 
 FastCheck = Callable[[Any, bool], bool]
 """``fast(value, deep) -> bool`` for a field check: True only when the check would report nothing for ``value``
-(client rules, strict or lenient). ``deep``: the tree is being validated (parsing, ``validate()``), not built."""
+(client rules, strict or lenient) and the walk would keep it as is (False for an enum member, which a model being
+built stores as its plain value). ``deep``: the tree is being validated (parsing, ``validate()``), not built."""
 FastRule = Callable[[Any], bool]
 """``fast(obj) -> bool`` for a class rule: True only when the rule would report nothing (client rules). It runs
 after every field of ``obj`` passed its own fast check."""
@@ -495,9 +496,24 @@ _FAST_BUILT = _base._FAST_BUILT
 _DEEP_CLIENT = Ctx(strict=True)
 
 
+@attrs.frozen
+class _AsType:
+    tp: Any
+
+
 def register_fast_path(check_or_rule: Callable[..., Any], fast: Callable[..., bool]) -> None:
     """Give a field check (:data:`FastCheck`) or a class rule (:data:`FastRule`) its happy-path predicate."""
     _FAST_PATHS[check_or_rule] = fast
+    _FAST.clear()
+    _FAST_BUILT.clear()
+
+
+def register_fast_type(check: Check, tp: Any) -> None:
+    """Declare that ``check`` accepts silently exactly what the derived check of type ``tp`` accepts silently.
+
+    ``tp`` is ``Iri``, a model class...: the generated code then inlines that type's checks (no call).
+    """
+    _FAST_PATHS[check] = typing.cast(Callable[..., bool], _AsType(tp))
     _FAST.clear()
     _FAST_BUILT.clear()
 
@@ -520,24 +536,6 @@ def _fast_model(obj: Any) -> bool:
     if fast is None:
         fast = _make_fast(type(obj), True)
     return fast(obj)
-
-
-def model_fast(allowed: tuple[type[WireModel], ...], iri_ok: bool = False) -> FastCheck:
-    """The fast path of the derived check of a model slot (``_compile`` of a model type or ``IriOr[...]``)."""
-    exact = frozenset(allowed)
-
-    def fast(value: Any, deep: bool) -> bool:
-        if iri_ok and type(value) is str:
-            return _IRI.match(value) is not None
-        if value.__class__ not in exact and not isinstance(value, allowed):
-            return False
-        if getattr(value, "context", None) is not None:
-            return False
-        if deep:
-            return _fast_model(value)
-        return bool(value.__dict__.get(CLEAN)) or _fast_model(value)
-
-    return fast
 
 
 class _Gen:
@@ -600,9 +598,15 @@ def _emit_model(g: _Gen, allowed: tuple[type[WireModel], ...], iri_ok: bool, v: 
         g.line(ind + 1, f"if {g.ref(_IRI.match)}({v}) is None: return False")
         g.line(ind, "else:")
         body = ind + 1
-    exact, classes = g.ref(frozenset(allowed)), g.ref(allowed)
-    g.line(body, f"if {v}.__class__ not in {exact} and not isinstance({v}, {classes}): return False")
-    g.line(body, f"if _getattr({v}, 'context', None) is not None: return False")
+    # Only top-level objects carry @context: the allowed classes that cannot hold one need no look at it.
+    bare = frozenset(c for c in allowed if not hasattr(c, "context"))
+    if bare:
+        g.line(body, f"if {v}.__class__ not in {g.ref(bare)}:")
+        g.line(body + 1, f"if not isinstance({v}, {g.ref(allowed)}): return False")
+        g.line(body + 1, f"if _getattr({v}, 'context', None) is not None: return False")
+    else:
+        g.line(body, f"if not isinstance({v}, {g.ref(allowed)}): return False")
+        g.line(body, f"if _getattr({v}, 'context', None) is not None: return False")
     if g.deep:
         g.line(body, f"if not _fast_model({v}): return False")
     else:  # built children were checked when built; one that was not (parsed, say) gets the deep check
@@ -612,6 +616,9 @@ def _emit_model(g: _Gen, allowed: tuple[type[WireModel], ...], iri_ok: bool, v: 
 def _emit_type(g: _Gen, tp: Any, v: str, ind: int, top: bool) -> None:
     """Lines that ``return False`` unless the derived check of ``tp`` would accept ``v`` (not None) silently."""
     origin = typing.get_origin(tp)
+    if origin is typing.Literal:  # only from register_fast_type: one of these strings (and a plain str)
+        g.line(ind, f"if type({v}) is not str or {v} not in {g.ref(frozenset(typing.get_args(tp)))}: return False")
+        return
     if origin is Annotated:
         base, *marks = typing.get_args(tp)
         if base is str:
@@ -673,16 +680,17 @@ def _emit_field(g: _Gen, f: _Field, ind: int) -> None:
     else:
         g.line(ind, f"if {v} is not None:")
         body = ind + 1
+    fast = None if f.custom is None else _FAST_PATHS.get(f.custom)
     if f.custom is None:
         _emit_type(g, f.tp, v, body, True)
+    elif isinstance(fast, _AsType):  # the check accepts silently exactly what the derived check of a type does
+        _emit_type(g, fast.tp, v, body, True)
+    elif fast is not None:
+        g.line(body, f"if not {g.ref(fast)}({v}, {g.deep}): return False")
     else:
-        if not g.deep:
+        if not g.deep:  # the walk would store an enum member as its plain value: leave that to it
             g.line(body, f"if isinstance({v}, _Enum): return False")
-        fast = _FAST_PATHS.get(f.custom)
-        if fast is not None:
-            g.line(body, f"if not {g.ref(fast)}({v}, {g.deep}): return False")
-        else:
-            g.scratch(f.custom, f"{v}, ''", body)
+        g.scratch(f.custom, f"{v}, ''", body)
     if g.lines[-1].endswith(":"):
         g.line(body, "pass")
 
@@ -691,7 +699,8 @@ def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
     schema = _SCHEMAS.get(cls) or schema_for(cls)
     g = _Gen(deep)
     g.line(1, "_d = obj.__dict__")
-    g.line(1, "if _d['extra'] or _d.get(_UNTYPED): return False")
+    # A model read from the wire may carry extra properties or no type at all (never one being built).
+    g.line(1, "if _d['extra'] or _d.get(_UNTYPED): return False" if deep else "if _d['extra']: return False")
     for f in schema.fields:
         _emit_field(g, f, 1)
     for rule, _client_only in schema.rules:
@@ -718,6 +727,8 @@ def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
 def _context_fast(value: Any, deep: bool) -> bool:
     if type(value) is str:
         return value in _CONTEXTS
+    if isinstance(value, Enum):
+        return False
     out: list[Problem] = []
     _context_check(value, "", out, _DEEP_CLIENT)
     return not out

@@ -84,6 +84,8 @@ class SendResult:
     """HTTP attempts made in total (retries included)."""
     envelopes: int = 1
     """How many envelopes the send was split into."""
+    sent: list[tuple[str | None, list[str]]] = attrs.field(factory=list, repr=False)
+    """``(job_id, event_ids)`` per envelope, in order: which events went in which job."""
 
 
 def job_id_from_body(body: Any) -> str | None:

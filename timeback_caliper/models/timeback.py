@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import attrs
 
@@ -26,8 +26,8 @@ from ._validate import (
     Ctx,
     _compile,
     join,
-    model_fast,
     register_fast_path,
+    register_fast_type,
     register_field_check,
     register_rule,
 )
@@ -304,12 +304,8 @@ def _iri_check(rule: str, hint: str) -> Check:
         elif not _IRI.match(value):
             ctx.report(out, path, f"{value!r} is not an absolute URI; {hint}", rule)
 
-    register_fast_path(check, _iri_fast)
+    register_fast_type(check, Iri)
     return check
-
-
-def _iri_fast(value: Any, deep: bool) -> bool:
-    return type(value) is str and _IRI.match(value) is not None
 
 
 def _subject_check(value: Any, path: str, out: list[Problem], ctx: Ctx) -> None:
@@ -341,7 +337,7 @@ def _kind_check(allowed: tuple[str, ...], rule: str, what: str) -> Check:
         if value not in allowed:
             ctx.report(out, path, f"{what} type must be one of {names}, got {value!r}", rule)
 
-    register_fast_path(check, lambda value, deep: value in allowed)
+    register_fast_type(check, Literal[allowed])  # a plain str among them
     return check
 
 
@@ -350,7 +346,7 @@ def _action_check(expected: str, event_type: str) -> Check:
         if value != expected:
             ctx.report(out, path, f"{_a(event_type)} must have action {expected!r}, got {value!r}", "TB-2")
 
-    register_fast_path(check, lambda value, deep: not value != expected)
+    register_fast_type(check, Literal[expected])
     return check
 
 
@@ -368,7 +364,7 @@ def _generated_check(expected: type[WireModel], event_type: str) -> Check:
             if not out[i].rule.startswith(("TB-", "EVT-", "ENV-")):
                 out[i] = attrs.evolve(out[i], rule="TB-6")
 
-    register_fast_path(check, model_fast((expected,)))
+    register_fast_type(check, expected)
     return check
 
 
@@ -466,8 +462,8 @@ def _timeback_event_type_rule(obj: Event, path: str, out: list[Problem], ctx: Ct
 # Each predicate is True only when its rule would report nothing (see models/_validate.py, "fast path"); they run
 # after every field passed its own check. Anything unusual answers False, and the rule itself then runs.
 def _activity_metric_fast(obj: ActivityMetric) -> bool:
-    kind, value = obj.type, obj.value
-    return not (isinstance(kind, str) and kind in _COUNTS and _is_number(value) and value < 0)
+    # The fields passed first: `type` is one of the metric kinds, `value` a finite number.
+    return not obj.value < 0 or obj.type not in _COUNTS
 
 
 def _time_metric_fast(obj: TimeSpentMetric) -> bool:
@@ -480,32 +476,23 @@ def _time_metric_fast(obj: TimeSpentMetric) -> bool:
 
 
 def _activity_collection_fast(obj: TimebackActivityMetricsCollection) -> bool:
+    # The fields passed first: `items` is a list of ActivityMetric (whose `type` is a metric kind, `value` a finite
+    # number), `attempt` an int or None, `extensions` a dict or None.
     attempt, items = obj.attempt, obj.items
-    if attempt is not None and type(attempt) is int and attempt < 1:
+    if (attempt is not None and attempt < 1) or not items:
         return False
-    if type(items) is not list or not items:
-        return False
-    seen: set[str] = set()
-    total = correct = None
-    for item in items:
-        kind = getattr(item, "type", None)
-        if type(kind) is not str:
-            continue
-        if kind in seen:
-            return False  # a duplicate metric
-        seen.add(kind)
-        if kind == "totalQuestions":
-            total = item
-        elif kind == "correctQuestions":
-            correct = item
-    if (total is None) != (correct is None) or "xpEarned" not in seen:
-        return False  # TB-9, or the no-XP warning
-    if total is not None and correct is not None:
-        t, c = total.value, correct.value
-        if _is_number(t) and _is_number(c) and c > t:
+    kinds = [item.type for item in items]
+    if len(set(kinds)) != len(kinds) or "xpEarned" not in kinds:
+        return False  # a duplicate metric, or the no-XP warning
+    if "totalQuestions" in kinds:
+        if "correctQuestions" not in kinds:
+            return False  # TB-9
+        if items[kinds.index("correctQuestions")].value > items[kinds.index("totalQuestions")].value:
             return False
+    elif "correctQuestions" in kinds:
+        return False  # TB-9
     extensions = obj.extensions
-    if isinstance(extensions, dict):
+    if extensions:
         pct = extensions.get("pctCompleteApp")
         if pct is not None and not (_is_number(pct) and 0 <= pct <= 100):
             return False

@@ -1,4 +1,4 @@
-"""The drain worker: claim due events, send them with ``client.events.send``, and settle every outcome.
+"""The drain worker: claim due events, send them with ``client.events.send_serialized``, and settle every outcome.
 
 Failure classes (the full table is in docs/outbox.md):
 
@@ -28,7 +28,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
-import cattrs
 
 from ..errors import (
     ApiError,
@@ -42,9 +41,6 @@ from ..errors import (
     TimebackError,
     TransportError,
 )
-from ..models._base import building_disabled
-from ..models.caliper.events import Event
-from ..serialization import get_converter
 from ._common import MAX_ERROR_TEXT, Backend, Claimed, DrainReport, Reschedule, backoff_delay
 
 __all__ = ["AMBIGUOUS", "CONFIG", "PERMANENT", "RETRY", "DrainSettings", "classify", "describe", "run_drain"]
@@ -53,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 PERMANENT, RETRY, AMBIGUOUS, CONFIG = "permanent", "retry", "ambiguous", "config"
 _WRITE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
-Part = list[tuple[Claimed, Event]]
+Part = list[tuple[Claimed, bytes]]
 
 
 @attrs.frozen(kw_only=True)
@@ -92,35 +88,10 @@ def describe(exc: BaseException) -> str:
     return text[:MAX_ERROR_TEXT]
 
 
-def load_event(payload: str) -> Event | str:
-    """The stored wire JSON as an event model, or why it cannot be one.
-
-    Only structured here, not validated: ``client.events.send`` runs the same strict checks as ``parse()``
-    before anything goes on the wire (and an event that fails them there is parked dead, alone), so validating
-    here too would only double the CPU cost of a drain.
-    """
-    try:
-        data = json.loads(payload)
-    except ValueError as exc:
-        return f"stored payload is not JSON: {exc}"
-    if not isinstance(data, dict):
-        return f"stored payload is a JSON {type(data).__name__}, not an event"
-    try:
-        with building_disabled():
-            event = get_converter().structure(data, Event)
-    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as exc:
-        return f"stored payload cannot be read as an event: {exc}"
-    if not isinstance(event, Event):
-        return f"stored payload is a {type(event).__name__}, not an event"
-    return event
-
-
 @attrs.define
 class _Batch:
     token: str
     rows: list[Claimed]
-    events: list[Event | str]
-    """Each row's decoded event, or why it cannot be decoded."""
     limit: int
     at: float
     """When it was claimed, on the settings' clock."""
@@ -151,6 +122,12 @@ class _Drainer:
         self.token = ""  # the batch being processed: its claim token, rows still held, and lease start
         self.held: dict[int, Claimed] = {}
         self.lease_from = 0.0
+        # One helper thread does the database work off the sending thread: claiming (and decoding) the next batch
+        # while this one is on the wire, and the durable "sent" write (a commit, so an fsync) while the next one
+        # is. One thread, so the two never wait on each other's write lock. A mark is queued the moment the
+        # server answers, behind at most one claim, so a crash leaves barely more unmarked than writing inline.
+        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-io")
+        self.marking: Future[int] | None = None
 
     # ------------------------------------------------------------------------------------------------ writes
     def _write(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -167,12 +144,22 @@ class _Drainer:
         return None  # pragma: no cover - the loop always returns or raises
 
     def _sent(self, items: list[tuple[Claimed, str | None]]) -> None:
+        """Mark accepted events sent: written by the marker thread while the next send is on the wire."""
         if not items:
             return
-        lost = self._write("mark events sent", self.backend.mark_sent, self.token, [(c.seq, j) for c, j in items])
         for c, _ in items:
             self.held.pop(c.seq, None)
         self.report.sent += len(items)
+        self.settle_marks()  # at most one mark in flight, so marks commit in order and failures surface at once
+        pairs = [(c.seq, job) for c, job in items]
+        self.marking = self.io.submit(self._write, "mark events sent", self.backend.mark_sent, self.token, pairs)
+
+    def settle_marks(self) -> None:
+        """Wait for the mark in flight; raise if it could not be written (its events then stay leased)."""
+        if self.marking is None:
+            return
+        running, self.marking = self.marking, None
+        lost = running.result()
         if lost:
             self.report.lease_lost += lost
             logger.warning("outbox: %d events were sent after their lease expired (another worker may resend)", lost)
@@ -222,12 +209,12 @@ class _Drainer:
 
     # ------------------------------------------------------------------------------------------------ one claim
     def claim(self, limit: int) -> _Batch:
-        """Claim up to ``limit`` due events and decode them (runs ahead in a helper thread while sending)."""
+        """Claim up to ``limit`` due events (runs ahead on the I/O thread while the current batch is sent)."""
         token, claimed_at = uuid.uuid4().hex, self.settings.clock()  # read before: the lease may be older, not newer
         if self.stop.is_set():  # running ahead while the drain stops: claim nothing it would only hand back
-            return _Batch(token=token, rows=[], events=[], limit=limit, at=claimed_at)
+            return _Batch(token=token, rows=[], limit=limit, at=claimed_at)
         rows = self.backend.claim(limit, self.settings.lease, token, self.worker)
-        return _Batch(token=token, rows=rows, events=[load_event(r.payload) for r in rows], limit=limit, at=claimed_at)
+        return _Batch(token=token, rows=rows, limit=limit, at=claimed_at)
 
     def release(self, batch: _Batch) -> None:
         """Hand back a batch claimed ahead but never started (the drain is stopping)."""
@@ -242,11 +229,13 @@ class _Drainer:
         self.held = {c.seq: c for c in batch.rows}
         by_sensor: dict[str, Part] = {}
         dead: list[tuple[int, str]] = []
-        for c, event in zip(batch.rows, batch.events, strict=True):
-            if isinstance(event, str):
-                dead.append((c.seq, event))
+        for c in batch.rows:
+            # Stored by add() as the wire JSON of an event that passed the strict checks: sent as it is, with no
+            # decoding (a payload the server refuses is isolated and parked dead like any refused event).
+            if not c.payload:
+                dead.append((c.seq, "stored payload is empty"))
             else:
-                by_sensor.setdefault(c.sensor, []).append((c, event))
+                by_sensor.setdefault(c.sensor, []).append((c, c.payload.encode()))
         try:
             self._dead(dead)
             for sensor, part in by_sensor.items():
@@ -284,7 +273,7 @@ class _Drainer:
         self.report.requests += 1
         rows = [c for c, _ in part]
         try:
-            result = self.client.events.send(sensor, [e for _, e in part])
+            result = self.client.events.send_serialized(sensor, [(c.event_id, raw) for c, raw in part])
         except PartialSendError as exc:
             by_id = {c.event_id: c for c in rows}
             self._sent([(by_id[i], job) for job, ids in exc.sent for i in ids if i in by_id])
@@ -302,11 +291,8 @@ class _Drainer:
                 logger.exception("outbox: could not reschedule %d interrupted events", len(rows))
             raise
         else:
-            jobs = [j for j in result.job_ids if j is not None]
-            # One envelope (the usual case) maps every event to its job; after a size split SendResult does not
-            # say which events went in which envelope, so each row keeps the list of the send's job ids.
-            job = jobs[0] if len(set(jobs)) == 1 else (",".join(jobs) or None)
-            self._sent([(c, job) for c in rows])
+            by_id = {c.event_id: c for c in rows}
+            self._sent([(by_id[i], job) for job, ids in result.sent for i in ids if i in by_id])
 
     def _failed(self, part: Part, exc: TimebackError, parts: list[Part]) -> None:
         if not part:
@@ -340,11 +326,10 @@ class _Drainer:
         def limit() -> int:
             return batch_size if max_events is None else min(batch_size, max_events - report.claimed)
 
-        # While one batch is on the wire, a helper thread claims and decodes the next one: the database round
-        # trips and the decoding then cost no wall time. Only after a full batch (more is probably due).
+        # While one batch is on the wire, the I/O thread claims the next one, so the claim's round trip costs no
+        # wall time. Only after a full batch (more is probably due).
         ahead: Future[_Batch] | None = None
         pause = 1.0
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-claim")
         try:
             while True:
                 if self.stop.is_set():
@@ -386,7 +371,7 @@ class _Drainer:
                     report.reclaimed += reclaimed
                     logger.warning("outbox: reclaimed %d events whose worker's lease expired", reclaimed)
                 if len(batch.rows) == batch.limit and limit() > 0:
-                    ahead = pool.submit(self.claim, limit())
+                    ahead = self.io.submit(self.claim, limit())
                 self.process(batch)
         finally:
             if ahead is not None:
@@ -394,8 +379,11 @@ class _Drainer:
                     self.release(ahead.result())
                 except Exception:  # noqa: BLE001 - best effort: never mask the error in flight; the lease expires
                     logger.exception("outbox: could not hand back the batch claimed ahead; its lease will expire")
-            pool.shutdown(wait=True)
-            report.seconds = time.monotonic() - started
+            try:
+                self.settle_marks()  # never return (or stop) before every accepted event is marked sent
+            finally:
+                self.io.shutdown(wait=True)
+                report.seconds = time.monotonic() - started
 
 
 def run_drain(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import MissingExtraError
 from ._common import (
     DEAD,
     ENTRY_COLUMNS,
@@ -47,9 +48,7 @@ def import_psycopg() -> Any:
     try:
         import psycopg
     except ImportError as exc:
-        raise OutboxError(
-            "the PostgreSQL outbox needs psycopg 3: pip install 'timeback-caliper-sync[postgres]'"
-        ) from exc
+        raise MissingExtraError("psycopg 3", "postgres", "the PostgreSQL outbox") from exc
     return psycopg
 
 

@@ -16,14 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import CaliperValidationError, TimebackError
+from ..errors import CaliperValidationError, MissingExtraError, TimebackError
 from ._common import OutboxError
 from ._outbox import DEFAULT_TABLE_PREFIX, Outbox
 
 try:
     import click
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise OutboxError("the outbox command needs click: pip install 'timeback-caliper-sync[cli]'") from exc
+    raise MissingExtraError("click", "cli", "the outbox command") from exc
 
 __all__ = ["main", "outbox"]
 
@@ -50,7 +50,7 @@ def _open(ctx: click.Context, **settings: Any) -> Outbox:
     opts = ctx.find_root().meta.get("timeback_outbox", {})
     try:
         box = Outbox(opts["url"], table_prefix=opts["table_prefix"], schema=opts["schema"], **settings)
-    except (OutboxError, ValueError) as exc:
+    except (OutboxError, MissingExtraError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     ctx.call_on_close(box.close)
     return box
