@@ -38,18 +38,21 @@ check: lint typecheck test
 # The suite on every python3.10..3.13 found on PATH or in pyenv, each in its own venv.
 test-all:
 	@set -e; found=0; for v in 3.10 3.11 3.12 3.13; do \
-	  py=$$(command -v python$$v || true); \
-	  if [ -z "$$py" ] && command -v pyenv >/dev/null; then \
-	    pv=$$(pyenv versions --bare 2>/dev/null | grep -E "^$$v(\.|$$)" | tail -n1); \
-	    [ -n "$$pv" ] && py="$$(pyenv root)/versions/$$pv/bin/python"; fi; \
-	  if [ -n "$$py" ] && "$$py" -c 'import sys' 2>/dev/null; then \
+	  py=""; root=$$(pyenv root 2>/dev/null || true); \
+	  for cand in "$$(command -v python$$v || true)" $$root/versions/$$v*/bin/python$$v; do \
+	    if [ -n "$$cand" ] && [ -x "$$cand" ] && "$$cand" -c 'import sys' >/dev/null 2>&1; then py="$$cand"; break; fi; \
+	  done; \
+	  if [ -n "$$py" ]; then \
 	    found=1; echo "== Python $$v ($$py)"; \
 	    $(MAKE) --no-print-directory test PYTHON="$$py" VENV=.venv-$$v; \
 	  else echo "== Python $$v: not found, skipped"; fi; \
 	done; test $$found = 1
 
+# Our micro-benchmarks, the outbox and memory benchmarks; see README "Performance" for the side-by-side harness.
 bench: $(STAMP)
-	$(PY) -m timeback_caliper.bench
+	$(PY) tests/bench_micro.py
+	$(PY) tests/bench_outbox.py --rounds 3
+	$(PY) tests/bench_memory.py
 
 # Fill README.md's pasted sections from docs/*.md (tests check they match).
 readme: $(STAMP)

@@ -11,6 +11,7 @@ import functools
 import json
 import json.encoder
 import linecache
+import operator
 import re
 import types
 import typing
@@ -557,13 +558,22 @@ def _writer_body(
     else:
         lines.append(f"{pad}_ws = {opening!r}")
         rest = fields
-    # Then the fields that default to None, each when set (after "{", the first one needs no comma).
-    lines.append(f"{pad}_wc = '' if _ws[-1] == '{{' else ','")
+    # Then the fields that default to None, each when set (after "{", the first one needs no comma). They are
+    # usually all None: one C-level look at all of them first.
+    inner = pad
+    if len(rest) > 1:
+        getter = ref(operator.itemgetter(*(attr for attr, *_ in rest)))
+        lines.append(f"{pad}if {getter}(_d) != {ref((None,) * len(rest))}:")
+        inner = pad + "    "
+    if rest:
+        lines.append(f"{inner}_wc = '' if _ws[-1] == '{{' else ','")
     for attr, wire, kind, item, declared in rest:
-        lines.append(f"{pad}_wv = _d[{attr!r}]")
-        lines.append(f"{pad}if _wv is not None:")
-        lines.append(f"{pad}    _ws += _wc + {(_encode_str(wire) + ':')!r} + {value_expr(kind, item, declared, '_wv')}")
-        lines.append(f"{pad}    _wc = ','")
+        lines.append(f"{inner}_wv = _d[{attr!r}]")
+        lines.append(f"{inner}if _wv is not None:")
+        lines.append(
+            f"{inner}    _ws += _wc + {(_encode_str(wire) + ':')!r} + {value_expr(kind, item, declared, '_wv')}"
+        )
+        lines.append(f"{inner}    _wc = ','")
     lines.append(f"{pad}_ws += '}}'")
     return lines
 

@@ -65,6 +65,7 @@ def test_sensor_from_the_environment_and_batch_size(env: Emulator, cli: Any, tmp
     assert result.code == 0 and result.err == ""
     summary = json.loads(result.out)
     assert summary["jobs"] == ["1", "2", "3"] and summary["sent"] == 5 and summary["exit_code"] == 0
+    assert env.wait_for_jobs(10)  # events are stored by the emulator's background job worker
     assert {e["sensor"] for e in env.stored_events()} == {SENSOR}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import linecache
 import math
+import operator
 import re
 import types
 import typing
@@ -701,8 +702,20 @@ def _make_fast(cls: type, deep: bool) -> Callable[[Any], bool]:
     g.line(1, "_d = obj.__dict__")
     # A model read from the wire may carry extra properties or no type at all (never one being built).
     g.line(1, "if _d['extra'] or _d.get(_UNTYPED): return False" if deep else "if _d['extra']: return False")
+    # Fields that default to None are usually None: one C-level look at all of them first.
+    unset = {a.name for a in attrs.fields(cls) if a.default is None}
+    rare = [f for f in schema.fields if f.name in unset]
     for f in schema.fields:
-        _emit_field(g, f, 1)
+        if f.name not in unset:
+            _emit_field(g, f, 1)
+    if len(rare) > 1:
+        names = tuple(f.name for f in rare)
+        g.line(1, f"if {g.ref(operator.itemgetter(*names))}(_d) != {g.ref((None,) * len(names))}:")
+        for f in rare:
+            _emit_field(g, f, 2)
+    else:
+        for f in rare:
+            _emit_field(g, f, 1)
     for rule, _client_only in schema.rules:
         fast = _FAST_PATHS.get(rule)
         if fast is not None:
